@@ -1,0 +1,47 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# Both create the virtual environment and install everything from this repository.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+export OCTANE_DATA_DIR ?= $(CURDIR)/octane-data
+
+.PHONY: install demo test lint typecheck test-sqlite test-postgres bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make demo: install, migrate, seed the demo vendor, serve on http://127.0.0.1:8000
+demo: install
+	OCTANE_WEB__COOKIE_SECURE=false $(BIN)/octane demo
+	OCTANE_WEB__COOKIE_SECURE=false $(BIN)/octane serve
+
+## make test: lint, type-check, the suite on SQLite, then the database tests on PostgreSQL
+test: install lint typecheck test-sqlite test-postgres
+
+lint: install
+	$(BIN)/ruff check octane tests
+	$(BIN)/ruff format --check octane tests
+
+typecheck: install
+	$(BIN)/mypy
+
+test-sqlite: install
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-postgres: install
+	OCTANE_TEST_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider -m db
+
+bench: install
+	@ls bench/*.py >/dev/null 2>&1 && for b in bench/*.py; do $(BIN)/python $$b || exit 1; done \
+		|| echo "no benchmarks yet"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

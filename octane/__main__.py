@@ -1,0 +1,3 @@
+from octane.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,274 @@
+"""The ``octane`` command line.
+
+Every command loads the configuration the same way (``--config`` or
+``OCTANE_CONFIG``, then ``OCTANE_*`` variables). Known errors print one clear
+message and exit non-zero without a traceback: 2 for configuration and plugin
+problems, 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import octane
+from octane.core.clock import SystemClock, ensure_utc
+from octane.core.config import OctaneConfig, load_config, render_effective_config
+from octane.core.errors import ConfigError, OctaneError, PluginError, ValidationError
+
+__all__ = ["main"]
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(
+            f"'{text}' is not an RFC 3339 time such as 2026-01-01T00:00:00Z.", field="time"
+        ) from None
+    return ensure_utc(value)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="octane",
+        description="Octane: usage-based billing with grace periods, a revenue ledger and plugins.",
+    )
+    parser.add_argument("--version", action="version", version=f"octane {octane.__version__}")
+    parser.add_argument(
+        "--config", help="path to octane.toml (default: $OCTANE_CONFIG, then ./octane.toml)"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser(
+        "serve", help="run everything in one process: web, worker and an embedded Redis"
+    )
+    serve.add_argument("--host", help="interface to listen on (default: web.host)")
+    serve.add_argument("--port", type=int, help="port to listen on (default: web.port)")
+
+    web = commands.add_parser("web", help="run a web process (API and portal) only")
+    web.add_argument("--host", help="interface to listen on (default: web.host)")
+    web.add_argument("--port", type=int, help="port to listen on (default: web.port)")
+
+    commands.add_parser("worker", help="run a worker process (the job queue and the sweep)")
+    commands.add_parser("migrate", help="create or upgrade the database schema")
+
+    vendor = commands.add_parser("vendor", help="manage vendors").add_subparsers(
+        dest="vendor_command", metavar="ACTION", required=True
+    )
+    vendor_create = vendor.add_parser("create", help="create a vendor and its first API key")
+    vendor_create.add_argument("--name", required=True)
+    vendor_create.add_argument("--email", required=True)
+    vendor_create.add_argument(
+        "--test-clock",
+        nargs="?",
+        const="now",
+        metavar="TIME",
+        help="run this vendor on its own test clock, starting at TIME (default: now)",
+    )
+    vendor_create.add_argument("--json", action="store_true", help="print JSON")
+
+    user = commands.add_parser("user", help="manage portal users").add_subparsers(
+        dest="user_command", metavar="ACTION", required=True
+    )
+    user_create = user.add_parser("create", help="create a portal login for a vendor")
+    user_create.add_argument("--vendor", required=True, help="the vendor id (ven_...)")
+    user_create.add_argument("--email", required=True)
+    user_create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+
+    plugins = commands.add_parser("plugins", help="list installed plugins and their state")
+    plugins.add_argument("--json", action="store_true", help="print JSON")
+
+    commands.add_parser(
+        "check-config", help="validate the configuration and print it, secrets masked"
+    )
+    commands.add_parser("demo", help="seed a demo vendor with customers, plans and usage")
+    return parser
+
+
+def _run(coroutine_factory: Callable[[], Awaitable[int]]) -> int:
+    return asyncio.run(coroutine_factory())  # type: ignore[arg-type]
+
+
+async def _with_runtime(
+    config: OctaneConfig, body: Callable[[Any], Awaitable[int]], *, migrate: bool = False
+) -> int:
+    from octane.core.runtime import start_octane
+
+    runtime = await start_octane(config, run_migrations=migrate)
+    try:
+        return await body(runtime)
+    finally:
+        await runtime.close()
+
+
+def _cmd_migrate(config: OctaneConfig) -> int:
+    async def body(_: Any) -> int:
+        from octane.core.store.migrate import migrate
+
+        applied = await migrate()
+        print(f"Applied {len(applied)} migration(s)." if applied else "The database is up to date.")
+        return 0
+
+    return _run(lambda: _with_runtime(config, body))
+
+
+def _cmd_vendor_create(config: OctaneConfig, args: argparse.Namespace) -> int:
+    clock = SystemClock()
+    start = None
+    if args.test_clock is not None:
+        start = clock.now() if args.test_clock == "now" else _parse_time(args.test_clock)
+
+    async def body(_: Any) -> int:
+        from octane.core.vendors import create_api_key, create_vendor
+
+        vendor = await create_vendor(
+            name=args.name, email=args.email, clock=clock, test_clock_start=start
+        )
+        key = await create_api_key(str(vendor["id"]), clock=clock, name="created by the CLI")
+        out = {
+            "vendor_id": vendor["id"],
+            "name": vendor["name"],
+            "test_clock": start.isoformat() if start else None,
+            "api_key": key.key,
+        }
+        if args.json:
+            print(json.dumps(out))
+        else:
+            print(f"Vendor {vendor['id']} ({vendor['name']}) created.")
+            if start:
+                print(f"It runs on a test clock starting at {start.isoformat()}.")
+            print(f"API key (shown once, store it now): {key.key}")
+        return 0
+
+    return _run(lambda: _with_runtime(config, body))
+
+
+def _cmd_user_create(config: OctaneConfig, args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+
+    async def body(_: Any) -> int:
+        from octane.core.vendors import create_portal_user
+
+        user = await create_portal_user(
+            args.vendor, email=args.email, password=password, clock=SystemClock()
+        )
+        print(f"Portal user {user['email']} created for vendor {args.vendor}.")
+        return 0
+
+    return _run(lambda: _with_runtime(config, body))
+
+
+def _cmd_plugins(config: OctaneConfig, args: argparse.Namespace) -> int:
+    from octane.core.plugins import describe_plugins
+
+    records = describe_plugins(config.plugins.enabled)
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": r.name,
+                        "version": r.version,
+                        "origin": r.origin,
+                        "enabled": r.enabled,
+                        "hooks": r.hooks,
+                        "errors": r.errors,
+                    }
+                    for r in records
+                ],
+                indent=2,
+            )
+        )
+        return 0
+    for record in records:
+        state = "enabled" if record.enabled else "disabled"
+        print(f"{record.name} {record.version}  [{state}]  {record.origin}")
+        print(f"    hooks: {', '.join(record.hooks) or '(none)'}")
+        for error in record.errors:
+            print(f"    error: {error}")
+    return 0
+
+
+def _cmd_check_config(config: OctaneConfig) -> int:
+    from octane.core.plugins import load_plugins
+
+    load_plugins(config.plugins.enabled, blocks=config.plugins.blocks)
+    print(render_effective_config(config))
+    print("# The configuration is valid.", file=sys.stderr)
+    return 0
+
+
+def _cmd_demo(config: OctaneConfig) -> int:
+    async def body(runtime: Any) -> int:
+        from octane.core.demo import seed_demo
+
+        summary = await seed_demo(runtime)
+        print(summary.describe(runtime.config))
+        return 0
+
+    return _run(lambda: _with_runtime(config, body, migrate=True))
+
+
+def _cmd_serve(config: OctaneConfig, args: argparse.Namespace, *, embedded: bool) -> int:
+    from octane.runner import run_serve, run_web
+
+    host = args.host or config.web.host
+    port = args.port or config.web.port
+    if embedded:
+        return _run(lambda: run_serve(config, host=host, port=port))
+    return _run(lambda: run_web(config, host=host, port=port))
+
+
+def _cmd_worker(config: OctaneConfig) -> int:
+    from octane.runner import run_worker_process
+
+    return _run(lambda: run_worker_process(config))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    command = args.command
+    if command == "migrate":
+        return _cmd_migrate(config)
+    if command == "vendor":
+        return _cmd_vendor_create(config, args)
+    if command == "user":
+        return _cmd_user_create(config, args)
+    if command == "plugins":
+        return _cmd_plugins(config, args)
+    if command == "check-config":
+        return _cmd_check_config(config)
+    if command == "demo":
+        return _cmd_demo(config)
+    if command in ("serve", "web"):
+        return _cmd_serve(config, args, embedded=command == "serve")
+    if command == "worker":
+        return _cmd_worker(config)
+    raise AssertionError(f"unhandled command {command}")  # argparse prevents this
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (ConfigError, PluginError) as exc:
+        print(f"octane: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except OctaneError as exc:
+        where = f" ({exc.field})" if exc.field else ""
+        print(f"octane: error{where}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

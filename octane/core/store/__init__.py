@@ -1,0 +1,1 @@
+"""Storage: Piccolo tables, the database engine, and migrations."""

@@ -1,0 +1,91 @@
+"""Build the database engine from a URL and bind every table to it.
+
+SQLite (the embedded default) is opened in WAL mode with a busy timeout, as the
+reliability rules require: readers don't block the writer, and a writer waits for
+a lock instead of failing at once. PostgreSQL gets a connection pool.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+
+from octane.core.errors import ConfigError
+from octane.core.store import piccolo_conf
+from octane.core.store.tables import TABLES
+
+__all__ = [
+    "BUSY_TIMEOUT_SECONDS",
+    "bind_engine",
+    "close_engine",
+    "create_engine",
+    "current_engine",
+    "is_postgres",
+    "open_engine",
+    "sqlite_path",
+]
+
+BUSY_TIMEOUT_SECONDS = 30.0
+
+os.environ.setdefault("PICCOLO_CONF", "octane.core.store.piccolo_conf")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file path of a ``sqlite:///`` URL, or None for any other URL."""
+    if not url.startswith("sqlite:///"):
+        return None
+    return Path(url[len("sqlite:///") :])
+
+
+def create_engine(url: str) -> Engine:  # type: ignore[type-arg]
+    """An engine for ``sqlite:///path`` or ``postgresql://...`` (not yet connected)."""
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with sqlite3.connect(path) as connection:
+            # WAL is persistent in the file; set it once here rather than per query.
+            connection.execute("PRAGMA journal_mode=WAL")
+        return SQLiteEngine(path=str(path), timeout=BUSY_TIMEOUT_SECONDS)
+    scheme = urlsplit(url).scheme
+    if scheme in ("postgresql", "postgres"):
+        return PostgresEngine(config={"dsn": url})
+    raise ConfigError(
+        f"database_url: unsupported database URL scheme '{scheme}'.",
+        field="database_url",
+        hint="Use sqlite:///path/to/file.sqlite3 or postgresql://user:pass@host:5432/db",
+    )
+
+
+def bind_engine(engine: Engine) -> None:  # type: ignore[type-arg]
+    """Make every Octane table (and Piccolo's migration tooling) use ``engine``."""
+    piccolo_conf.DB = engine
+    for table in TABLES:
+        table._meta.db = engine
+
+
+def current_engine() -> Engine:  # type: ignore[type-arg]
+    return piccolo_conf.DB
+
+
+def is_postgres(engine: Engine | None = None) -> bool:  # type: ignore[type-arg]
+    return (engine or current_engine()).engine_type == "postgres"
+
+
+async def open_engine(url: str) -> Engine:  # type: ignore[type-arg]
+    """Create, bind and (for PostgreSQL) start the pool of the engine for ``url``."""
+    engine = create_engine(url)
+    bind_engine(engine)
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=1, max_size=20)
+    return engine
+
+
+async def close_engine(engine: Engine) -> None:  # type: ignore[type-arg]
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()

@@ -1,0 +1,183 @@
+"""Vendors (tenants), their API keys and their portal users.
+
+API keys are 200-bit random tokens shown once at creation. Only a SHA-256 of the
+key and a short lookup prefix are stored, so a database dump reveals no usable
+key; comparison is constant-time. Portal passwords are hashed with Argon2id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import VerificationError
+
+from octane.core.clock import Clock, ensure_utc
+from octane.core.errors import AuthError, ConflictError, NotFoundError, ValidationError
+from octane.core.ids import new_id, new_secret
+from octane.core.store.tables import ApiKey, PortalUser, Vendor
+
+__all__ = [
+    "API_KEY_PREFIX",
+    "CreatedApiKey",
+    "authenticate_api_key",
+    "create_api_key",
+    "create_portal_user",
+    "create_vendor",
+    "get_vendor",
+    "list_api_keys",
+    "revoke_api_key",
+    "verify_portal_login",
+]
+
+API_KEY_PREFIX = "octk"
+_LOOKUP_CHARS = 12
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_password_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    id: str
+    vendor_id: str
+    name: str
+    key: str
+    """The full key: shown once, never stored."""
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _lookup_prefix(key: str) -> str:
+    return key[len(API_KEY_PREFIX) + 1 :][:_LOOKUP_CHARS]
+
+
+def _check_email(email: str, field: str = "email") -> str:
+    email = email.strip()
+    if not _EMAIL.match(email):
+        raise ValidationError(f"'{email}' is not an email address.", field=field)
+    return email
+
+
+async def create_vendor(
+    *, name: str, email: str, clock: Clock, test_clock_start: datetime | None = None
+) -> dict[str, object]:
+    """Create a vendor; with ``test_clock_start`` it runs on its own test clock from then."""
+    name = name.strip()
+    if not name:
+        raise ValidationError("A vendor needs a name.", field="name")
+    vendor = Vendor(
+        id=new_id("ven"),
+        name=name,
+        email=_check_email(email),
+        created_at=clock.now(),
+        test_clock_now=(
+            ensure_utc(test_clock_start, field="test_clock") if test_clock_start else None
+        ),
+    )
+    await vendor.save()
+    return vendor.to_dict()
+
+
+async def get_vendor(vendor_id: str) -> dict[str, object]:
+    row = await Vendor.select().where(Vendor.id == vendor_id).first()
+    if row is None:
+        raise NotFoundError(f"There is no vendor '{vendor_id}'.", field="vendor")
+    return row
+
+
+async def create_api_key(vendor_id: str, *, clock: Clock, name: str = "") -> CreatedApiKey:
+    await get_vendor(vendor_id)
+    key = new_secret(API_KEY_PREFIX)
+    record = ApiKey(
+        id=new_id("key"),
+        vendor=vendor_id,
+        name=name.strip(),
+        prefix=_lookup_prefix(key),
+        key_hash=_hash(key),
+        created_at=clock.now(),
+    )
+    await record.save()
+    return CreatedApiKey(id=str(record.id), vendor_id=vendor_id, name=record.name, key=key)
+
+
+async def authenticate_api_key(key: str) -> str:
+    """The vendor id a key belongs to; an AuthError for a missing, unknown or revoked key."""
+    if not key.startswith(API_KEY_PREFIX + "_"):
+        raise AuthError("The API key is not valid.", code="invalid_api_key")
+    row = (
+        await ApiKey.select(ApiKey.vendor, ApiKey.key_hash, ApiKey.revoked_at)
+        .where(ApiKey.prefix == _lookup_prefix(key))
+        .first()
+    )
+    if row is None or not hmac.compare_digest(row["key_hash"], _hash(key)):
+        raise AuthError("The API key is not valid.", code="invalid_api_key")
+    if row["revoked_at"] is not None:
+        raise AuthError("This API key has been revoked.", code="revoked_api_key")
+    return str(row["vendor"])
+
+
+async def list_api_keys(vendor_id: str) -> list[dict[str, object]]:
+    """The vendor's keys without secrets: id, name, prefix, created and revoked times."""
+    return await (
+        ApiKey.select(ApiKey.id, ApiKey.name, ApiKey.prefix, ApiKey.created_at, ApiKey.revoked_at)
+        .where(ApiKey.vendor == vendor_id)
+        .order_by(ApiKey.created_at)
+    )
+
+
+async def revoke_api_key(vendor_id: str, key_id: str, *, clock: Clock) -> None:
+    row = (
+        await ApiKey.select(ApiKey.revoked_at)
+        .where((ApiKey.id == key_id) & (ApiKey.vendor == vendor_id))
+        .first()
+    )
+    if row is None:
+        raise NotFoundError(f"There is no API key '{key_id}'.", field="id")
+    if row["revoked_at"] is None:
+        await ApiKey.update({ApiKey.revoked_at: clock.now()}).where(
+            (ApiKey.id == key_id) & (ApiKey.vendor == vendor_id) & ApiKey.revoked_at.is_null()
+        )
+
+
+async def create_portal_user(
+    vendor_id: str, *, email: str, password: str, clock: Clock
+) -> dict[str, object]:
+    await get_vendor(vendor_id)
+    email = _check_email(email).lower()
+    if len(password) < 10:
+        raise ValidationError("A password needs at least 10 characters.", field="password")
+    if await PortalUser.exists().where(PortalUser.email == email):
+        raise ConflictError(f"A portal user '{email}' already exists.", field="email")
+    user = PortalUser(
+        id=new_id("usr"),
+        vendor=vendor_id,
+        email=email,
+        password_hash=_password_hasher.hash(password),
+        created_at=clock.now(),
+    )
+    await user.save()
+    data = user.to_dict()
+    data.pop("password_hash", None)
+    return data
+
+
+async def verify_portal_login(email: str, password: str) -> dict[str, object]:
+    """The user for a correct email and password; an AuthError otherwise (same message)."""
+    row = await PortalUser.select().where(PortalUser.email == email.strip().lower()).first()
+    failure = AuthError("The email or password is not correct.", code="invalid_login")
+    if row is None:
+        # Spend the same time as a real check, so timing doesn't reveal which emails exist.
+        _password_hasher.hash(password)
+        raise failure
+    try:
+        _password_hasher.verify(row["password_hash"], password)
+    except VerificationError:
+        raise failure from None
+    row.pop("password_hash", None)
+    return row

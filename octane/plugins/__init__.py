@@ -1,0 +1,1 @@
+"""Plugins bundled with Octane. Each uses only the public plugin API (octane.hookimpl)."""

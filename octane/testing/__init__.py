@@ -1,0 +1,1 @@
+"""Helpers for testing Octane and Octane plugins (shipped with the package for plugin authors)."""
