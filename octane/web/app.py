@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, MediaType, Request, get
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template import TemplateConfig
 
