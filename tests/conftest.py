@@ -29,7 +29,7 @@ ON_POSTGRES = os.environ.get("OCTANE_TEST_POSTGRES", "") not in ("", "0")
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if "db" in getattr(item, "fixturenames", ()):
+        if {"db", "db_url"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.db)
 
 
@@ -75,14 +75,7 @@ class _Databases:
         await self._ensure_template()
         assert self.template is not None
         if ON_POSTGRES:
-            import asyncpg
-
-            name = f"t_{uuid.uuid4().hex[:16]}"
-            connection = await asyncpg.connect(self.server.url_for("postgres"))
-            try:
-                await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
-            finally:
-                await connection.close()
+            name = await self.server.acreate_database(template=self.template)
             return str(self.server.url_for(name))
         path = self.workdir / f"{uuid.uuid4().hex}.sqlite3"
         shutil.copyfile(self.template, path)

@@ -15,6 +15,7 @@ from octane.core.clock import SystemClock, utc
 from octane.core.config import load_config
 from octane.core.plugins import load_plugins
 from octane.core.runtime import Octane
+from octane.core.store.engine import close_engine, open_engine
 from octane.core.vendors import create_api_key, create_vendor, revoke_api_key
 from octane.web.app import create_app
 
@@ -30,7 +31,9 @@ class WebhookPlugin:
 
 
 @pytest.fixture
-async def client(db: Any, tmp_path: Path) -> AsyncIterator[AsyncTestClient[Any]]:
+async def client(db_url: str, tmp_path: Path) -> AsyncIterator[AsyncTestClient[Any]]:
+    # The test client serves the app from its own event loop, so no connection pool.
+    db = await open_engine(db_url, pool=False)
     config = load_config(env={"OCTANE_DATA_DIR": str(tmp_path / "data")})
     plugins = load_plugins(
         ["echo"], extra_plugins={"echo": WebhookPlugin()}, use_entry_points=False
@@ -38,6 +41,7 @@ async def client(db: Any, tmp_path: Path) -> AsyncIterator[AsyncTestClient[Any]]
     runtime = Octane(config=config, plugins=plugins, engine=db, clock=SystemClock())
     async with AsyncTestClient(app=create_app(runtime)) as test_client:
         yield test_client
+    await close_engine(db)
 
 
 async def _key(name: str = "Vendor", test_clock: bool = False) -> tuple[str, str]:

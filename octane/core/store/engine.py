@@ -77,15 +77,19 @@ def is_postgres(engine: Engine | None = None) -> bool:  # type: ignore[type-arg]
     return (engine or current_engine()).engine_type == "postgres"
 
 
-async def open_engine(url: str) -> Engine:  # type: ignore[type-arg]
-    """Create, bind and (for PostgreSQL) start the pool of the engine for ``url``."""
+async def open_engine(url: str, *, pool: bool = True) -> Engine:  # type: ignore[type-arg]
+    """Create and bind the engine for ``url``; for PostgreSQL start its connection pool.
+
+    ``pool=False`` opens a connection per query instead: slower, but usable from any
+    event loop (a pool belongs to the loop that created it).
+    """
     engine = create_engine(url)
     bind_engine(engine)
-    if isinstance(engine, PostgresEngine):
+    if pool and isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(min_size=1, max_size=20)
     return engine
 
 
 async def close_engine(engine: Engine) -> None:  # type: ignore[type-arg]
-    if isinstance(engine, PostgresEngine):
+    if isinstance(engine, PostgresEngine) and engine.pool is not None:
         await engine.close_connection_pool()
