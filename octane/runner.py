@@ -13,13 +13,15 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
+from saq import Worker
 
 from octane.core.config import OctaneConfig
 from octane.core.jobs import make_worker
-from octane.core.queue import connect_queue
+from octane.core.queue import QueueHandle, connect_queue
 from octane.core.runtime import Octane, start_octane
 from octane.web.app import create_app
 
@@ -36,43 +38,76 @@ def _configure_logging(config: OctaneConfig) -> None:
     )
 
 
+class _Server(uvicorn.Server):
+    """uvicorn, minus its signal handling: the runner owns SIGINT/SIGTERM so that it can
+    stop the worker and the embedded Redis in order before the process exits."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _stop_on_signals(stop: Callable[[], None]) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop)
+
+
 def _server(runtime: Octane, host: str, port: int) -> uvicorn.Server:
     app = create_app(runtime)
-    return uvicorn.Server(
+    server = _Server(
         uvicorn.Config(app, host=host, port=port, log_level=runtime.config.log_level, lifespan="on")
     )
+    _stop_on_signals(lambda: setattr(server, "should_exit", True))
+    return server
 
 
-async def _start_worker(runtime: Octane) -> tuple[Any, asyncio.Task[None]]:
+class _RunningWorker:
+    """A SAQ worker running as a task of this process, with its queue connection."""
+
+    def __init__(self, handle: QueueHandle, worker: Worker[Any]) -> None:
+        self.handle = handle
+        self.worker = worker
+        self.task = asyncio.create_task(worker.start())
+
+    async def stop(self) -> None:
+        # Setting the worker's event ends start(), which stops the worker; jobs still
+        # running are cancelled and SAQ retries them later (they are idempotent).
+        if self.worker.event is not None:
+            self.worker.event.set()
+        try:
+            await asyncio.wait_for(self.task, timeout=15)
+        except (TimeoutError, asyncio.CancelledError, Exception):
+            self.task.cancel()
+        await self.handle.aclose()
+
+
+async def _start_worker(runtime: Octane) -> _RunningWorker:
     handle = await connect_queue(runtime.config.redis_url, runtime.config.data_path())
     runtime.state["queue"] = handle.queue
+    plugin_jobs = [
+        (job.name, job.function) for _, job in runtime.plugins.call_registration("register_jobs")
+    ]
     worker = make_worker(
         handle.queue,
         concurrency=runtime.config.worker.concurrency,
         context={"octane": runtime},
+        functions=plugin_jobs,
     )
-    task = asyncio.create_task(worker.start())
-    return handle, task
-
-
-async def _stop_worker(handle: Any, task: asyncio.Task[None], worker_stop: Any = None) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task
-    await handle.aclose()
+    return _RunningWorker(handle, worker)
 
 
 async def run_serve(config: OctaneConfig, *, host: str, port: int) -> int:
     """Web + worker + embedded Redis (unless ``redis_url`` is set) in this process."""
     _configure_logging(config)
     runtime = await start_octane(config, run_migrations=True)
-    handle, worker_task = await _start_worker(runtime)
+    worker = await _start_worker(runtime)
     server = _server(runtime, host, port)
     print(f"Octane is serving on http://{host}:{port}/portal/ (Ctrl+C to stop)", flush=True)
     try:
         await server.serve()
     finally:
-        await _stop_worker(handle, worker_task)
+        await worker.stop()
         await runtime.close()
     return 0
 
@@ -95,15 +130,13 @@ async def run_worker_process(config: OctaneConfig) -> int:
     """A worker process: runs queued jobs and the periodic sweep until SIGINT/SIGTERM."""
     _configure_logging(config)
     runtime = await start_octane(config)
-    handle, worker_task = await _start_worker(runtime)
+    worker = await _start_worker(runtime)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    _stop_on_signals(stop.set)
     log.info("worker started (concurrency %s)", config.worker.concurrency)
     try:
         await stop.wait()
     finally:
-        await _stop_worker(handle, worker_task)
+        await worker.stop()
         await runtime.close()
     return 0
