@@ -102,3 +102,24 @@ async def db(databases: _Databases) -> AsyncIterator[Any]:
     engine = await open_engine(await databases.fresh_url())
     yield engine
     await close_engine(engine)
+
+
+@pytest.fixture
+async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Any]:
+    """A test client for the whole app on a fresh database (no pool: the client serves the
+    app from its own event loop)."""
+    from litestar.testing import AsyncTestClient
+
+    from octane.core.clock import SystemClock
+    from octane.core.config import load_config
+    from octane.core.plugins import load_plugins
+    from octane.core.runtime import Octane
+    from octane.web.app import create_app
+
+    engine = await open_engine(db_url, pool=False)
+    config = load_config(env={"OCTANE_DATA_DIR": str(tmp_path / "data")})
+    plugins = load_plugins([], use_entry_points=False)
+    runtime = Octane(config=config, plugins=plugins, engine=engine, clock=SystemClock())
+    async with AsyncTestClient(app=create_app(runtime)) as client:
+        yield client
+    await close_engine(engine)

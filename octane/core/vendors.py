@@ -24,6 +24,7 @@ from octane.core.store.tables import ApiKey, PortalUser, Vendor
 __all__ = [
     "API_KEY_PREFIX",
     "CreatedApiKey",
+    "authenticate",
     "authenticate_api_key",
     "create_api_key",
     "create_portal_user",
@@ -108,10 +109,15 @@ async def create_api_key(vendor_id: str, *, clock: Clock, name: str = "") -> Cre
 
 async def authenticate_api_key(key: str) -> str:
     """The vendor id a key belongs to; an AuthError for a missing, unknown or revoked key."""
+    return (await authenticate(key))[0]
+
+
+async def authenticate(key: str) -> tuple[str, str]:
+    """``(vendor id, key id)`` for a valid key; an AuthError otherwise."""
     if not key.startswith(API_KEY_PREFIX + "_"):
         raise AuthError("The API key is not valid.", code="invalid_api_key")
     row = (
-        await ApiKey.select(ApiKey.vendor, ApiKey.key_hash, ApiKey.revoked_at)
+        await ApiKey.select(ApiKey.id, ApiKey.vendor, ApiKey.key_hash, ApiKey.revoked_at)
         .where(ApiKey.prefix == _lookup_prefix(key))
         .first()
     )
@@ -119,7 +125,7 @@ async def authenticate_api_key(key: str) -> str:
         raise AuthError("The API key is not valid.", code="invalid_api_key")
     if row["revoked_at"] is not None:
         raise AuthError("This API key has been revoked.", code="revoked_api_key")
-    return str(row["vendor"])
+    return str(row["vendor"]), str(row["id"])
 
 
 async def list_api_keys(vendor_id: str) -> list[dict[str, object]]:

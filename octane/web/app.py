@@ -15,6 +15,9 @@ from litestar.template import TemplateConfig
 
 import octane
 from octane.core.runtime import Octane
+from octane.web.api.catalog import MeterController, PlanController
+from octane.web.api.customers import CustomerController
+from octane.web.api.measurements import MeasurementController
 from octane.web.api.vendor import VendorController
 from octane.web.auth import api_vendor_id
 from octane.web.errors import EXCEPTION_HANDLERS
@@ -55,7 +58,17 @@ def create_app(runtime: Octane, *, debug: bool = False) -> Litestar:
         *template_dirs(vendor_templates, plugin_templates)
     ]
     app = Litestar(
-        route_handlers=[healthz, root, portal_home, VendorController, *plugin_routes],
+        route_handlers=[
+            healthz,
+            root,
+            portal_home,
+            VendorController,
+            CustomerController,
+            MeterController,
+            PlanController,
+            MeasurementController,
+            *plugin_routes,
+        ],
         dependencies={"vendor_id": Provide(api_vendor_id)},
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request
 
 from octane.core.errors import AuthError
-from octane.core.vendors import authenticate_api_key
+from octane.core.vendors import authenticate
 
 __all__ = ["api_vendor_id"]
 
@@ -25,4 +25,6 @@ async def api_vendor_id(request: Request[Any, Any, Any]) -> str:
         raise AuthError(
             "The Authorization header must be 'Bearer <api key>'.", code="invalid_api_key"
         )
-    return await authenticate_api_key(token.strip())
+    vendor_id, key_id = await authenticate(token.strip())
+    request.state.api_key_id = key_id
+    return vendor_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from litestar import MediaType, Request, Response
@@ -62,15 +63,39 @@ def _field_from_key(key: str | None) -> str | None:
     return key.removeprefix("$.").removeprefix("$") or None
 
 
+_NAMED = re.compile(r"(missing required|contains unknown) field `(?P<name>[^`]+)`")
+
+
+def _field_from_message(message: str) -> tuple[str | None, str]:
+    """msgspec says where in its message: "... - at `$.components[0].unit_price`"."""
+    location = ""
+    if " - at `$" in message:
+        message, _, where = message.rpartition(" - at `$")
+        location = where.rstrip("`").lstrip(".")
+    named = _NAMED.search(message)
+    if named:
+        location = f"{location}.{named['name']}" if location else named["name"]
+    return location or None, message
+
+
 def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
     # Litestar reports body/parameter problems as a list of {message, key, source}.
     details = exc.extra if isinstance(exc.extra, list) else []
     first = details[0] if details and isinstance(details[0], dict) else {}
     message = str(first.get("message") or exc.detail)
-    field = _field_from_key(first.get("key"))
-    if field is None and "at `$." in message:
-        field = message.rsplit("at `$.", 1)[1].rstrip("`")
-    return _json(422, error_body("validation_error", message, field))
+    key = first.get("key")
+    field = None if key in (None, "data") else _field_from_key(key)
+    if field is None:
+        field, message = _field_from_message(message)
+    code = "validation_error"
+    if "got `float`" in message:
+        # A JSON number with a fraction where a decimal is expected: say why it is refused.
+        code = "float_not_allowed"
+        message = (
+            'Must be a decimal string such as "12.50" or an integer, not a JSON number '
+            "with a fraction (floats cannot represent money exactly)."
+        )
+    return _json(422, error_body(code, message, field))
 
 
 def _not_found(_: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:

@@ -1,0 +1,530 @@
+"""Usage measurements: idempotent batched ingestion, corrections, and aggregation in SQL.
+
+Ingestion rules (each broken rule is an error naming the field, per item in a batch):
+
+* ``value`` is a decimal string or an integer with at most 6 decimals (stored as
+  integer millionths, so SUM/MAX are exact in SQL on both databases). Negative
+  values are refused except for ``last`` meters (a gauge may go below zero).
+* ``time`` is RFC 3339 with an offset, at most 5 minutes in the vendor's future.
+  Late data is normal: a time in an open cycle or one in its invoice grace period
+  is accepted; a time in an invoiced cycle is refused, naming the invoice.
+* ``id`` is the idempotency key, unique per vendor (generated when absent). The
+  same id with the same content is a duplicate (success, stored once); with other
+  content it is a conflict. The database's unique index decides, so concurrent
+  clients cannot store a key twice.
+
+A correction is a new row pointing at the original (``corrects``); the effective
+value of a measurement is its latest correction. Aggregations read only effective,
+non-voided rows over a cycle's half-open period.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from octane.core.clock import Clock
+from octane.core.cycles import Period
+from octane.core.errors import (
+    ConflictError,
+    NotFoundError,
+    OctaneError,
+    StateError,
+    ValidationError,
+)
+from octane.core.ids import new_id
+from octane.core.money import parse_decimal
+from octane.core.store import bulk
+from octane.core.store.engine import is_postgres
+from octane.core.store.tables import BillingCycle, Customer, Invoice, Measurement, Meter
+
+__all__ = [
+    "FUTURE_TOLERANCE",
+    "MAX_BATCH",
+    "IngestResult",
+    "ItemError",
+    "aggregate",
+    "correct_measurement",
+    "ingest",
+]
+
+MAX_BATCH = 10_000
+FUTURE_TOLERANCE = timedelta(minutes=5)
+VALUE_PLACES = 6
+SCALE = 10**VALUE_PLACES
+_KEY = re.compile(r"^[A-Za-z0-9._:@~+=-]{1,255}$")
+
+
+@dataclass(frozen=True)
+class ItemError:
+    index: int
+    error: OctaneError
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, **self.error.as_dict()}
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    errors: list[ItemError] = field(default_factory=list)
+    ids: dict[int, tuple[str, str]] = field(default_factory=dict)
+    """Index -> (measurement id, ``created`` or ``duplicate``)."""
+
+
+@dataclass
+class _Item:
+    index: int
+    key: str
+    meter: str
+    customer: str
+    micros: int
+    time: datetime
+    labels: dict[str, str]
+    meter_id: str = ""
+    customer_id: str = ""
+    content_hash: str = ""
+
+
+def _text(raw: Mapping[str, Any], name: str) -> str:
+    value = raw.get(name)
+    if not isinstance(value, str) or not value:
+        raise ValidationError(f"'{name}' is required and must be a string.", field=name)
+    return value
+
+
+def parse_time(value: object, *, field: str = "time") -> datetime:
+    """An RFC 3339 timestamp with an offset, as an aware UTC datetime."""
+    if not isinstance(value, str):
+        raise ValidationError(
+            "Must be an RFC 3339 timestamp string.", field=field, code="invalid_time"
+        )
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(
+            f"'{value}' is not an RFC 3339 timestamp such as 2026-01-31T12:00:00Z.",
+            field=field,
+            code="invalid_time",
+        ) from None
+    if parsed.tzinfo is None or "T" not in value.upper():
+        raise ValidationError(
+            f"'{value}' has no UTC offset; add Z or +hh:mm (e.g. 2026-01-31T12:00:00Z).",
+            field=field,
+            code="invalid_time",
+        )
+    return parsed.astimezone(UTC)
+
+
+def _labels(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > 50:
+        raise ValidationError(
+            "labels must be an object of at most 50 string values.",
+            field="labels",
+            code="invalid_labels",
+        )
+    for key, item in value.items():
+        if not isinstance(item, str) or len(key) > 100 or len(item) > 500:
+            raise ValidationError(
+                "Every label value must be a string (keys up to 100, values up to 500 characters).",
+                field=f"labels.{key}",
+                code="invalid_labels",
+            )
+    return value
+
+
+def _parse_item(raw: object, index: int, now: datetime) -> _Item:
+    if not isinstance(raw, dict):
+        raise ValidationError("Each measurement must be an object.", field=None)
+    unknown = set(raw) - {"meter", "customer", "value", "time", "labels", "id"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise ValidationError(
+            f"'{name}' is not a measurement field.", field=name, code="unknown_field"
+        )
+    key = raw.get("id")
+    if key is None:
+        key = new_id("msr")
+    elif not isinstance(key, str) or not _KEY.match(key):
+        raise ValidationError(
+            "id must be 1 to 255 characters: letters, digits and . _ : @ ~ + = -",
+            field="id",
+        )
+    if "value" not in raw:
+        raise ValidationError("'value' is required.", field="value")
+    value = parse_decimal(raw["value"], field="value", max_places=VALUE_PLACES)
+    time = parse_time(raw.get("time"))
+    if time > now + FUTURE_TOLERANCE:
+        raise ValidationError(
+            f"time {time.isoformat()} is more than 5 minutes in the future "
+            f"(it is {now.isoformat()} for this vendor).",
+            field="time",
+            code="time_in_future",
+        )
+    micros = int(value.scaleb(VALUE_PLACES))
+    if abs(micros) >= 2**62:
+        raise ValidationError("value is too large.", field="value")
+    return _Item(
+        index=index,
+        key=key,
+        meter=_text(raw, "meter"),
+        customer=_text(raw, "customer"),
+        micros=micros,
+        time=time,
+        labels=_labels(raw.get("labels")),
+    )
+
+
+def _content_hash(item: _Item) -> str:
+    content = json.dumps(
+        [
+            item.meter,
+            item.customer,
+            item.micros,
+            item.time.isoformat(),
+            sorted(item.labels.items()),
+        ],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+async def _lookup(vendor_id: str, table: Any, names: set[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    pending = sorted(names)
+    for start in range(0, len(pending), 500):
+        chunk = pending[start : start + 500]
+        rows = await table.select().where((table.vendor == vendor_id) & table.name.is_in(chunk))
+        found.update({row["name"]: row for row in rows})
+    return found
+
+
+async def _invoiced_cycles(
+    vendor_id: str, customer_ids: set[str], since: datetime
+) -> dict[str, list[tuple[Period, str]]]:
+    """Per customer, the invoiced periods ending after ``since`` with their invoice number."""
+    if not customer_ids:
+        return {}
+    rows = await BillingCycle.select(
+        BillingCycle.customer,
+        BillingCycle.period_start,
+        BillingCycle.period_end,
+        BillingCycle.id,
+    ).where(
+        (BillingCycle.vendor == vendor_id)
+        & BillingCycle.customer.is_in(sorted(customer_ids))
+        & (BillingCycle.state == "invoiced")
+        & (BillingCycle.period_end > since)
+    )
+    numbers = {
+        row["cycle"]: row["number"]
+        for row in await Invoice.select(Invoice.cycle, Invoice.number).where(
+            Invoice.cycle.is_in([r["id"] for r in rows] or [""])
+        )
+    }
+    periods: dict[str, list[tuple[Period, str]]] = {}
+    for row in rows:
+        periods.setdefault(row["customer"], []).append(
+            (Period(row["period_start"], row["period_end"]), numbers.get(row["id"]) or row["id"])
+        )
+    return periods
+
+
+def _check_open_cycle(item: _Item, invoiced: Mapping[str, list[tuple[Period, str]]]) -> None:
+    for period, number in invoiced.get(item.customer_id, ()):
+        if item.time in period:
+            raise StateError(
+                f"The billing cycle containing {item.time.isoformat()} is already invoiced "
+                f"(invoice {number}); late usage can no longer change it.",
+                field="time",
+                code="cycle_invoiced",
+            )
+
+
+def _check_sign(item: _Item, aggregation: str) -> None:
+    if item.micros < 0 and aggregation != "last":
+        raise ValidationError(
+            f"The meter '{item.meter}' ({aggregation}) does not accept negative values.",
+            field="value",
+            code="negative_value",
+        )
+
+
+async def ingest(vendor_id: str, raw_items: Sequence[object], *, clock: Clock) -> IngestResult:
+    """Validate and store measurements; valid items are stored even if others fail."""
+    if len(raw_items) > MAX_BATCH:
+        raise ValidationError(
+            f"A batch holds at most {MAX_BATCH} measurements ({len(raw_items)} sent).",
+            field="measurements",
+            code="batch_too_large",
+        )
+    result = IngestResult()
+    now = clock.now()
+    items: list[_Item] = []
+    for index, raw in enumerate(raw_items):
+        try:
+            items.append(_parse_item(raw, index, now))
+        except OctaneError as error:
+            result.errors.append(ItemError(index, error))
+    meters = await _lookup(vendor_id, Meter, {i.meter for i in items})
+    customers = await _lookup(vendor_id, Customer, {i.customer for i in items})
+    resolved: list[_Item] = []
+    for item in items:
+        meter, customer = meters.get(item.meter), customers.get(item.customer)
+        try:
+            if meter is None:
+                raise ValidationError(
+                    f"There is no meter '{item.meter}'.", field="meter", code="unknown_meter"
+                )
+            if customer is None:
+                raise ValidationError(
+                    f"There is no customer '{item.customer}'.",
+                    field="customer",
+                    code="unknown_customer",
+                )
+            _check_sign(item, meter["aggregation"])
+        except OctaneError as error:
+            result.errors.append(ItemError(item.index, error))
+            continue
+        item.meter_id, item.customer_id = meter["id"], customer["id"]
+        item.content_hash = _content_hash(item)
+        resolved.append(item)
+    if resolved:
+        invoiced = await _invoiced_cycles(
+            vendor_id, {i.customer_id for i in resolved}, min(i.time for i in resolved)
+        )
+        storable = []
+        for item in resolved:
+            try:
+                _check_open_cycle(item, invoiced)
+            except OctaneError as error:
+                result.errors.append(ItemError(item.index, error))
+                continue
+            storable.append(item)
+        await _store(vendor_id, storable, now, result)
+    result.errors.sort(key=lambda e: e.index)
+    return result
+
+
+async def _store(vendor_id: str, items: list[_Item], now: datetime, result: IngestResult) -> None:
+    first: dict[str, _Item] = {}
+    repeats: list[_Item] = []
+    for item in items:
+        if item.key in first:
+            repeats.append(item)
+        else:
+            first[item.key] = item
+    rows = [
+        (
+            vendor_id,
+            i.customer_id,
+            i.meter_id,
+            i.key,
+            i.micros,
+            i.time,
+            json.dumps(i.labels, separators=(",", ":")),
+            i.content_hash,
+            now,
+        )
+        for i in first.values()
+    ]
+    created, existing = await bulk.insert_measurements(rows, vendor_id)
+    for item in [*first.values(), *repeats]:
+        stored_hash = item.content_hash if item.key in created else existing.get(item.key)
+        if item.key in created and item is first[item.key]:
+            result.accepted += 1
+            result.ids[item.index] = (item.key, "created")
+        elif stored_hash == item.content_hash:
+            result.duplicates += 1
+            result.ids[item.index] = (item.key, "duplicate")
+        else:
+            result.errors.append(
+                ItemError(
+                    item.index,
+                    ConflictError(
+                        f"A measurement with id '{item.key}' already exists with "
+                        "different content.",
+                        field="id",
+                        code="idempotency_conflict",
+                    ),
+                )
+            )
+
+
+# -------------------------------------------------------------------- corrections
+
+
+async def correct_measurement(
+    vendor_id: str,
+    key: str,
+    *,
+    value: object = None,
+    void: bool = False,
+    reason: str = "",
+    actor: str,
+    clock: Clock,
+) -> dict[str, Any]:
+    """Store a correction of the measurement ``key`` (a new value, or void)."""
+    original = await (
+        Measurement.select()
+        .where(
+            (Measurement.vendor == vendor_id)
+            & (Measurement.key == key)
+            & Measurement.corrects.is_null()
+        )
+        .output(load_json=True)
+        .first()
+    )
+    if original is None:
+        raise NotFoundError(f"There is no measurement '{key}'.", field="id")
+    if value is None and not void:
+        raise ValidationError("Send a new 'value', or 'void': true.", field="value")
+    if value is not None and void:
+        raise ValidationError("Send either 'value' or 'void', not both.", field="void")
+    if len(reason) > 1000:
+        raise ValidationError("A reason is at most 1000 characters.", field="reason")
+    meter = (
+        await Meter.select(Meter.name, Meter.aggregation)
+        .where(Meter.id == original["meter"])
+        .first()
+    )
+    customer = (
+        await Customer.select(Customer.name).where(Customer.id == original["customer"]).first()
+    )
+    assert meter is not None and customer is not None
+    micros = original["value_micros"]
+    if value is not None:
+        micros = int(
+            parse_decimal(value, field="value", max_places=VALUE_PLACES).scaleb(VALUE_PLACES)
+        )
+    item = _Item(
+        index=0,
+        key=key,
+        meter=meter["name"],
+        customer=customer["name"],
+        micros=micros,
+        time=original["time"],
+        labels=original["labels"] or {},
+        meter_id=original["meter"],
+        customer_id=original["customer"],
+    )
+    _check_sign(item, meter["aggregation"])
+    invoiced = await _invoiced_cycles(vendor_id, {item.customer_id}, item.time)
+    _check_open_cycle(item, invoiced)
+    count = await Measurement.count().where(Measurement.corrects == original["id"])
+    correction_key = f"{key}~correction-{count + 1}"
+    try:
+        await Measurement.insert(
+            Measurement(
+                vendor=vendor_id,
+                customer=original["customer"],
+                meter=original["meter"],
+                key=correction_key,
+                value_micros=micros,
+                time=original["time"],
+                labels=original["labels"] or {},
+                content_hash=_content_hash(item),
+                corrects=original["id"],
+                voided=void,
+                correction_reason=reason,
+                corrected_by=actor,
+                received_at=clock.now(),
+            )
+        )
+    except Exception as exc:
+        raise ConflictError(
+            f"Another correction of '{key}' was stored at the same time; read it and retry.",
+            field="id",
+            code="concurrent_correction",
+        ) from exc
+    return {
+        "id": key,
+        "correction_id": correction_key,
+        "value": None if void else str(Decimal(micros).scaleb(-VALUE_PLACES).normalize()),
+        "voided": void,
+        "reason": reason,
+        "corrected_by": actor,
+    }
+
+
+# -------------------------------------------------------------------- aggregation
+
+_EFFECTIVE = (
+    "m.vendor = {} AND m.customer = {} AND m.time >= {} AND m.time < {} "
+    "AND NOT EXISTS (SELECT 1 FROM measurement r "
+    "WHERE r.corrects = COALESCE(m.corrects, m.id) AND r.id > m.id) "
+    "AND m.voided = {}"
+)
+
+
+def _quantity(micros: Any) -> Decimal:
+    if micros is None:
+        return Decimal(0)
+    return Decimal(int(micros)).scaleb(-VALUE_PLACES).normalize() + Decimal(0)
+
+
+async def aggregate(
+    vendor_id: str, customer_id: str, meters: Sequence[Mapping[str, Any]], period: Period
+) -> dict[str, Decimal]:
+    """Each meter's aggregated quantity over ``[period.start, period.end)``, in SQL.
+
+    The number of queries depends on the meters, never on the measurements.
+    """
+    by_id = {m["id"]: m for m in meters}
+    quantities = {m["name"]: Decimal(0) for m in meters}
+    if not meters:
+        return quantities
+    args = [vendor_id, customer_id, period.start, period.end, False]
+    simple = [m["id"] for m in meters if m["aggregation"] in ("sum", "count", "max")]
+    if simple:
+        placeholders = ", ".join("{}" for _ in simple)
+        rows = await Measurement.raw(
+            "SELECT m.meter AS meter, SUM(m.value_micros) AS total, COUNT(*) AS n, "
+            f"MAX(m.value_micros) AS top FROM measurement m WHERE {_EFFECTIVE} "
+            f"AND m.meter IN ({placeholders}) GROUP BY m.meter",
+            *args,
+            *simple,
+        )
+        for row in rows:
+            meter = by_id[row["meter"]]
+            kind = meter["aggregation"]
+            if kind == "sum":
+                quantities[meter["name"]] = _quantity(row["total"])
+            elif kind == "count":
+                quantities[meter["name"]] = Decimal(int(row["n"]))
+            else:
+                quantities[meter["name"]] = _quantity(row["top"])
+    for meter in meters:
+        if meter["aggregation"] == "last":
+            rows = await Measurement.raw(
+                f"SELECT m.value_micros AS v FROM measurement m WHERE {_EFFECTIVE} "
+                "AND m.meter = {} ORDER BY m.time DESC, m.id DESC LIMIT 1",
+                *args,
+                meter["id"],
+            )
+            if rows:
+                quantities[meter["name"]] = _quantity(rows[0]["v"])
+        elif meter["aggregation"] == "unique_count":
+            label = str(meter["unique_label"])
+            if is_postgres():
+                expression, parameter = "(m.labels::jsonb ->> {})", label
+            else:
+                expression, parameter = "json_extract(m.labels, {})", f'$."{label}"'
+            rows = await Measurement.raw(
+                f"SELECT COUNT(DISTINCT {expression}) AS n FROM measurement m "
+                f"WHERE {_EFFECTIVE} AND m.meter = {{}}",
+                parameter,
+                *args,
+                meter["id"],
+            )
+            quantities[meter["name"]] = Decimal(int(rows[0]["n"])) if rows else Decimal(0)
+    return quantities

@@ -1,0 +1,113 @@
+"""``/api/v1/customers``: customers, their subscription and their usage."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from octane.core.clocks import vendor_clock
+from octane.core.customers import create_customer, get_customer, list_customers, update_customer
+from octane.core.subscriptions import create_subscription, get_subscription
+from octane.core.usage import cycle_usage
+from octane.web.api.schemas import (
+    ERROR_RESPONSES,
+    CustomerIn,
+    CustomerOut,
+    CustomerPage,
+    CustomerPatch,
+    SubscriptionIn,
+    SubscriptionOut,
+    UsageOut,
+)
+
+__all__ = ["CustomerController"]
+
+Vendor = NamedDependency[str]
+
+
+def _fields(data: msgspec.Struct) -> dict[str, Any]:
+    return {
+        name: value
+        for name, value in msgspec.structs.asdict(data).items()
+        if value is not msgspec.UNSET
+    }
+
+
+class CustomerController(Controller):
+    path = "/api/v1/customers"
+    tags = ["customers"]
+
+    @post(summary="Create a customer", responses=ERROR_RESPONSES)
+    async def create(self, vendor_id: Vendor, data: JSONBody[CustomerIn]) -> CustomerOut:
+        clock = await vendor_clock(vendor_id)
+        created = await create_customer(vendor_id, _fields(data), clock=clock)
+        return msgspec.convert(created, CustomerOut)
+
+    @get(summary="List customers (by name, paginated)", responses=ERROR_RESPONSES)
+    async def list(
+        self,
+        vendor_id: Vendor,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        starting_after: FromQuery[str | None] = None,
+        search: FromQuery[str] = "",
+    ) -> CustomerPage:
+        rows, more = await list_customers(
+            vendor_id, limit=limit, starting_after=starting_after, search=search
+        )
+        return CustomerPage(data=[msgspec.convert(r, CustomerOut) for r in rows], has_more=more)
+
+    @get("/{name:str}", summary="Show a customer", responses=ERROR_RESPONSES)
+    async def show(self, vendor_id: Vendor, name: FromPath[str]) -> CustomerOut:
+        return msgspec.convert(await get_customer(vendor_id, name), CustomerOut)
+
+    @patch("/{name:str}", summary="Update a customer", responses=ERROR_RESPONSES)
+    async def update(
+        self, vendor_id: Vendor, name: FromPath[str], data: JSONBody[CustomerPatch]
+    ) -> CustomerOut:
+        return msgspec.convert(await update_customer(vendor_id, name, _fields(data)), CustomerOut)
+
+    @post(
+        "/{name:str}/subscription",
+        summary="Subscribe the customer to a price plan",
+        responses=ERROR_RESPONSES,
+    )
+    async def subscribe(
+        self, vendor_id: Vendor, name: FromPath[str], data: JSONBody[SubscriptionIn]
+    ) -> SubscriptionOut:
+        clock = await vendor_clock(vendor_id)
+        created = await create_subscription(
+            vendor_id,
+            name,
+            price_plan=data.price_plan,
+            starts_at=data.starts_at,
+            billing_anchor=data.billing_anchor,
+            clock=clock,
+        )
+        return msgspec.convert(created, SubscriptionOut)
+
+    @get(
+        "/{name:str}/subscription",
+        summary="The subscription and its current cycle",
+        responses=ERROR_RESPONSES,
+    )
+    async def subscription(self, vendor_id: Vendor, name: FromPath[str]) -> SubscriptionOut:
+        clock = await vendor_clock(vendor_id)
+        return msgspec.convert(
+            await get_subscription(vendor_id, name, clock=clock), SubscriptionOut
+        )
+
+    @get(
+        "/{name:str}/usage",
+        summary="Usage and accrued charges of a cycle (current by default)",
+        responses=ERROR_RESPONSES,
+    )
+    async def usage(
+        self, vendor_id: Vendor, name: FromPath[str], cycle: FromQuery[str | None] = None
+    ) -> UsageOut:
+        clock = await vendor_clock(vendor_id)
+        usage = await cycle_usage(vendor_id, name, cycle_id=cycle, clock=clock)
+        return msgspec.convert(usage, UsageOut)
