@@ -198,13 +198,33 @@ def _content_hash(item: _Item) -> str:
     return hashlib.sha256(content.encode()).hexdigest()
 
 
+#: (table, vendor, name) -> row, for meters and customers: their ids and the fields read
+#: here never change and rows are never deleted, so a positive answer can be kept.
+_NAME_CACHE: dict[tuple[str, str, str], dict[str, Any]] = {}
+_NAME_CACHE_LIMIT = 200_000
+
+
 async def _lookup(vendor_id: str, table: Any, names: set[str]) -> dict[str, dict[str, Any]]:
+    tablename = table._meta.tablename
     found: dict[str, dict[str, Any]] = {}
-    pending = sorted(names)
+    for name in names:
+        cached = _NAME_CACHE.get((tablename, vendor_id, name))
+        if cached is not None:
+            found[name] = cached
+    pending = sorted(names - found.keys())
     for start in range(0, len(pending), 500):
         chunk = pending[start : start + 500]
-        rows = await table.select().where((table.vendor == vendor_id) & table.name.is_in(chunk))
-        found.update({row["name"]: row for row in rows})
+        columns = [table.id, table.name]
+        if hasattr(table, "aggregation"):
+            columns.append(table.aggregation)
+        rows = await table.select(*columns).where(
+            (table.vendor == vendor_id) & table.name.is_in(chunk)
+        )
+        if len(_NAME_CACHE) > _NAME_CACHE_LIMIT:
+            _NAME_CACHE.clear()
+        for row in rows:
+            found[row["name"]] = row
+            _NAME_CACHE[(tablename, vendor_id, row["name"])] = row
     return found
 
 
@@ -225,10 +245,12 @@ async def _invoiced_cycles(
         & (BillingCycle.state == "invoiced")
         & (BillingCycle.period_end > since)
     )
+    if not rows:
+        return {}
     numbers = {
         row["cycle"]: row["number"]
         for row in await Invoice.select(Invoice.cycle, Invoice.number).where(
-            Invoice.cycle.is_in([r["id"] for r in rows] or [""])
+            Invoice.cycle.is_in([r["id"] for r in rows])
         )
     }
     periods: dict[str, list[tuple[Period, str]]] = {}

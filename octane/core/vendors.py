@@ -16,7 +16,7 @@ from datetime import datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 
-from octane.core.clock import Clock, ensure_utc
+from octane.core.clock import Clock, SystemClock, TestClock, ensure_utc
 from octane.core.errors import AuthError, ConflictError, NotFoundError, ValidationError
 from octane.core.ids import new_id, new_secret
 from octane.core.store.tables import ApiKey, PortalUser, Vendor
@@ -26,6 +26,7 @@ __all__ = [
     "CreatedApiKey",
     "authenticate",
     "authenticate_api_key",
+    "authenticate_with_clock",
     "create_api_key",
     "create_portal_user",
     "create_vendor",
@@ -39,6 +40,7 @@ API_KEY_PREFIX = "octk"
 _LOOKUP_CHARS = 12
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _password_hasher = PasswordHasher()
+SYSTEM_CLOCK = SystemClock()
 
 
 @dataclass(frozen=True)
@@ -114,10 +116,22 @@ async def authenticate_api_key(key: str) -> str:
 
 async def authenticate(key: str) -> tuple[str, str]:
     """``(vendor id, key id)`` for a valid key; an AuthError otherwise."""
+    principal = await authenticate_with_clock(key)
+    return principal[0], principal[1]
+
+
+async def authenticate_with_clock(key: str) -> tuple[str, str, Clock]:
+    """``(vendor id, key id, the vendor's clock)`` in one query; an AuthError otherwise."""
     if not key.startswith(API_KEY_PREFIX + "_"):
         raise AuthError("The API key is not valid.", code="invalid_api_key")
     row = (
-        await ApiKey.select(ApiKey.id, ApiKey.vendor, ApiKey.key_hash, ApiKey.revoked_at)
+        await ApiKey.select(
+            ApiKey.id,
+            ApiKey.vendor,
+            ApiKey.key_hash,
+            ApiKey.revoked_at,
+            ApiKey.vendor.test_clock_now.as_alias("test_clock_now"),
+        )
         .where(ApiKey.prefix == _lookup_prefix(key))
         .first()
     )
@@ -125,7 +139,9 @@ async def authenticate(key: str) -> tuple[str, str]:
         raise AuthError("The API key is not valid.", code="invalid_api_key")
     if row["revoked_at"] is not None:
         raise AuthError("This API key has been revoked.", code="revoked_api_key")
-    return str(row["vendor"]), str(row["id"])
+    frozen = row["test_clock_now"]
+    clock: Clock = TestClock(frozen) if frozen is not None else SYSTEM_CLOCK
+    return str(row["vendor"]), str(row["id"]), clock
 
 
 async def list_api_keys(vendor_id: str) -> list[dict[str, object]]:

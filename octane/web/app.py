@@ -19,7 +19,7 @@ from octane.web.api.catalog import MeterController, PlanController
 from octane.web.api.customers import CustomerController
 from octane.web.api.measurements import MeasurementController
 from octane.web.api.vendor import VendorController
-from octane.web.auth import api_vendor_id
+from octane.web.auth import api_vendor_clock, api_vendor_id
 from octane.web.errors import EXCEPTION_HANDLERS
 from octane.web.templates import template_dirs
 
@@ -69,7 +69,10 @@ def create_app(runtime: Octane, *, debug: bool = False) -> Litestar:
             MeasurementController,
             *plugin_routes,
         ],
-        dependencies={"vendor_id": Provide(api_vendor_id)},
+        dependencies={
+            "vendor_id": Provide(api_vendor_id),
+            "clock": Provide(api_vendor_clock),
+        },
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
             title="Octane API",

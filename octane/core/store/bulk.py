@@ -19,6 +19,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
 from octane.core.store.engine import current_engine
+from octane.core.store.sqlite_pool import PooledSQLiteEngine
 
 __all__ = ["MeasurementRow", "insert_measurements"]
 
@@ -49,8 +50,13 @@ async def _sqlite(
     engine: SQLiteEngine, rows: Sequence[MeasurementRow], vendor_id: str
 ) -> tuple[set[str], dict[str, str]]:
     keys = [row[3] for row in rows]
-    connection = await aiosqlite.connect(**engine.connection_kwargs)
-    try:
+    borrowed = (
+        engine.connection()
+        if isinstance(engine, PooledSQLiteEngine)
+        else aiosqlite.connect(**engine.connection_kwargs)
+    )
+    async with borrowed as connection:
+        connection.row_factory = None
         await connection.execute("BEGIN IMMEDIATE")
         existing: dict[str, str] = {}
         for start in range(0, len(keys), _CHUNK):
@@ -68,11 +74,6 @@ async def _sqlite(
             fresh,
         )
         await connection.commit()
-    except BaseException:
-        await connection.rollback()
-        raise
-    finally:
-        await connection.close()
     return {row[3] for row in fresh}, existing
 
 

@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine
 
 from octane.core.errors import ConfigError
 from octane.core.store import piccolo_conf
+from octane.core.store.sqlite_pool import PooledSQLiteEngine
 from octane.core.store.tables import TABLES
 
 __all__ = [
@@ -51,7 +51,7 @@ def create_engine(url: str) -> Engine:  # type: ignore[type-arg]
         with sqlite3.connect(path) as connection:
             # WAL is persistent in the file; set it once here rather than per query.
             connection.execute("PRAGMA journal_mode=WAL")
-        return SQLiteEngine(path=str(path), timeout=BUSY_TIMEOUT_SECONDS)
+        return PooledSQLiteEngine(path=str(path), timeout=BUSY_TIMEOUT_SECONDS)
     scheme = urlsplit(url).scheme
     if scheme in ("postgresql", "postgres"):
         return PostgresEngine(config={"dsn": url})
@@ -93,3 +93,5 @@ async def open_engine(url: str, *, pool: bool = True) -> Engine:  # type: ignore
 async def close_engine(engine: Engine) -> None:  # type: ignore[type-arg]
     if isinstance(engine, PostgresEngine) and engine.pool is not None:
         await engine.close_connection_pool()
+    if isinstance(engine, PooledSQLiteEngine):
+        await engine.close()

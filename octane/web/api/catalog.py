@@ -8,7 +8,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from octane.core.catalog import create_meter, create_plan, list_meters, list_plans
-from octane.core.clocks import vendor_clock
+from octane.core.clock import Clock
 from octane.web.api.schemas import ERROR_RESPONSES, MeterIn, MeterOut, PlanIn, PlanOut
 
 __all__ = ["MeterController", "PlanController"]
@@ -21,8 +21,9 @@ class MeterController(Controller):
     tags = ["meters"]
 
     @post(summary="Create a meter", responses=ERROR_RESPONSES)
-    async def create(self, vendor_id: Vendor, data: JSONBody[MeterIn]) -> MeterOut:
-        clock = await vendor_clock(vendor_id)
+    async def create(
+        self, vendor_id: Vendor, clock: NamedDependency[Clock], data: JSONBody[MeterIn]
+    ) -> MeterOut:
         meter = await create_meter(
             vendor_id,
             name=data.name,
@@ -43,8 +44,9 @@ class PlanController(Controller):
     tags = ["price plans"]
 
     @post(summary="Create a price plan", responses=ERROR_RESPONSES)
-    async def create(self, vendor_id: Vendor, data: JSONBody[PlanIn]) -> PlanOut:
-        clock = await vendor_clock(vendor_id)
+    async def create(
+        self, vendor_id: Vendor, clock: NamedDependency[Clock], data: JSONBody[PlanIn]
+    ) -> PlanOut:
         raw = msgspec.to_builtins(data)
         plan = await create_plan(
             vendor_id,

@@ -9,7 +9,7 @@ from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from octane.core.clocks import vendor_clock
+from octane.core.clock import Clock
 from octane.core.customers import create_customer, get_customer, list_customers, update_customer
 from octane.core.subscriptions import create_subscription, get_subscription
 from octane.core.usage import cycle_usage
@@ -42,8 +42,9 @@ class CustomerController(Controller):
     tags = ["customers"]
 
     @post(summary="Create a customer", responses=ERROR_RESPONSES)
-    async def create(self, vendor_id: Vendor, data: JSONBody[CustomerIn]) -> CustomerOut:
-        clock = await vendor_clock(vendor_id)
+    async def create(
+        self, vendor_id: Vendor, clock: NamedDependency[Clock], data: JSONBody[CustomerIn]
+    ) -> CustomerOut:
         created = await create_customer(vendor_id, _fields(data), clock=clock)
         return msgspec.convert(created, CustomerOut)
 
@@ -51,6 +52,7 @@ class CustomerController(Controller):
     async def list(
         self,
         vendor_id: Vendor,
+        clock: NamedDependency[Clock],
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
         starting_after: FromQuery[str | None] = None,
         search: FromQuery[str] = "",
@@ -61,12 +63,18 @@ class CustomerController(Controller):
         return CustomerPage(data=[msgspec.convert(r, CustomerOut) for r in rows], has_more=more)
 
     @get("/{name:str}", summary="Show a customer", responses=ERROR_RESPONSES)
-    async def show(self, vendor_id: Vendor, name: FromPath[str]) -> CustomerOut:
+    async def show(
+        self, vendor_id: Vendor, clock: NamedDependency[Clock], name: FromPath[str]
+    ) -> CustomerOut:
         return msgspec.convert(await get_customer(vendor_id, name), CustomerOut)
 
     @patch("/{name:str}", summary="Update a customer", responses=ERROR_RESPONSES)
     async def update(
-        self, vendor_id: Vendor, name: FromPath[str], data: JSONBody[CustomerPatch]
+        self,
+        vendor_id: Vendor,
+        clock: NamedDependency[Clock],
+        name: FromPath[str],
+        data: JSONBody[CustomerPatch],
     ) -> CustomerOut:
         return msgspec.convert(await update_customer(vendor_id, name, _fields(data)), CustomerOut)
 
@@ -76,9 +84,12 @@ class CustomerController(Controller):
         responses=ERROR_RESPONSES,
     )
     async def subscribe(
-        self, vendor_id: Vendor, name: FromPath[str], data: JSONBody[SubscriptionIn]
+        self,
+        vendor_id: Vendor,
+        clock: NamedDependency[Clock],
+        name: FromPath[str],
+        data: JSONBody[SubscriptionIn],
     ) -> SubscriptionOut:
-        clock = await vendor_clock(vendor_id)
         created = await create_subscription(
             vendor_id,
             name,
@@ -94,8 +105,9 @@ class CustomerController(Controller):
         summary="The subscription and its current cycle",
         responses=ERROR_RESPONSES,
     )
-    async def subscription(self, vendor_id: Vendor, name: FromPath[str]) -> SubscriptionOut:
-        clock = await vendor_clock(vendor_id)
+    async def subscription(
+        self, vendor_id: Vendor, clock: NamedDependency[Clock], name: FromPath[str]
+    ) -> SubscriptionOut:
         return msgspec.convert(
             await get_subscription(vendor_id, name, clock=clock), SubscriptionOut
         )
@@ -106,8 +118,11 @@ class CustomerController(Controller):
         responses=ERROR_RESPONSES,
     )
     async def usage(
-        self, vendor_id: Vendor, name: FromPath[str], cycle: FromQuery[str | None] = None
+        self,
+        vendor_id: Vendor,
+        clock: NamedDependency[Clock],
+        name: FromPath[str],
+        cycle: FromQuery[str | None] = None,
     ) -> UsageOut:
-        clock = await vendor_clock(vendor_id)
         usage = await cycle_usage(vendor_id, name, cycle_id=cycle, clock=clock)
         return msgspec.convert(usage, UsageOut)

@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from octane.core.clocks import vendor_clock
+from octane.core.clock import Clock
 from octane.core.metering import correct_measurement, ingest
 from octane.web.api.schemas import (
     ERROR_RESPONSES,
@@ -37,9 +37,8 @@ class MeasurementController(Controller):
         responses=ERROR_RESPONSES,
     )
     async def create(
-        self, vendor_id: Vendor, data: JSONBody[MeasurementIn]
+        self, vendor_id: Vendor, clock: NamedDependency[Clock], data: JSONBody[MeasurementIn]
     ) -> Response[MeasurementOut]:
-        clock = await vendor_clock(vendor_id)
         item = {k: v for k, v in msgspec.to_builtins(data).items() if v is not None}
         result = await ingest(vendor_id, [item], clock=clock)
         if result.errors:
@@ -58,8 +57,9 @@ class MeasurementController(Controller):
         status_code=200,
         responses=ERROR_RESPONSES,
     )
-    async def batch(self, vendor_id: Vendor, data: JSONBody[BatchIn]) -> BatchOut:
-        clock = await vendor_clock(vendor_id)
+    async def batch(
+        self, vendor_id: Vendor, clock: NamedDependency[Clock], data: JSONBody[BatchIn]
+    ) -> BatchOut:
         result = await ingest(vendor_id, data.measurements, clock=clock)
         return BatchOut(
             accepted=result.accepted,
@@ -76,11 +76,11 @@ class MeasurementController(Controller):
     async def correct(
         self,
         vendor_id: Vendor,
+        clock: NamedDependency[Clock],
         key: FromPath[str],
         data: JSONBody[CorrectionIn],
         request: Request[Any, Any, Any],
     ) -> CorrectionOut:
-        clock = await vendor_clock(vendor_id)
         corrected = await correct_measurement(
             vendor_id,
             key,
