@@ -185,15 +185,14 @@ def _parse_item(raw: object, index: int, now: datetime) -> _Item:
 
 
 def _content_hash(item: _Item) -> str:
-    content = json.dumps(
-        [
-            item.meter,
-            item.customer,
-            item.micros,
-            item.time.isoformat(),
-            sorted(item.labels.items()),
-        ],
-        separators=(",", ":"),
+    """A digest of what the client sent, to tell a replay from a conflicting reuse of an id.
+
+    Fields are joined with a separator that cannot occur in names (\x1f), which is
+    several times cheaper than JSON on the ingestion hot path.
+    """
+    labels = "\x1e".join(f"{k}\x1d{v}" for k, v in sorted(item.labels.items()))
+    content = (
+        f"{item.meter}\x1f{item.customer}\x1f{item.micros}\x1f{item.time.isoformat()}\x1f{labels}"
     )
     return hashlib.sha256(content.encode()).hexdigest()
 
@@ -353,7 +352,7 @@ async def _store(vendor_id: str, items: list[_Item], now: datetime, result: Inge
             i.key,
             i.micros,
             i.time,
-            json.dumps(i.labels, separators=(",", ":")),
+            json.dumps(i.labels, separators=(",", ":")) if i.labels else "{}",
             i.content_hash,
             now,
         )

@@ -4,6 +4,8 @@
 is handed to the ``postgres`` system user and the server commands run through
 ``runuser``. Durability is switched off (``fsync``, ``synchronous_commit``,
 ``full_page_writes``): the data is thrown away anyway, and tests run faster.
+Each instance is its own server (own directory, own port), so a process may run
+several at once, e.g. a test session and a benchmark.
 
 ::
 
@@ -17,17 +19,23 @@ import atexit
 import contextlib
 import glob
 import os
+import shlex
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
 __all__ = ["PostgresUnavailable", "ThrowawayPostgres", "find_postgres_bin", "postgres_available"]
 
 SUPERUSER = "octane"
+
+# The server's Unix socket lives in the temp dir; Linux caps socket paths at 107 bytes.
+_SOCKET_PATH_LIMIT = 107 - len("/octane-pg-xxxxxxxx/.s.PGSQL.65535")
 
 
 class PostgresUnavailable(RuntimeError):
@@ -56,11 +64,37 @@ def find_postgres_bin() -> Path:
 
 
 def postgres_available() -> bool:
+    """Whether :class:`ThrowawayPostgres` can find server binaries (for ``skipif`` marks)."""
     try:
         find_postgres_bin()
     except PostgresUnavailable:
         return False
     return True
+
+
+def _others_can_traverse(folder: Path) -> bool:
+    """Whether a user who is neither owner nor group member can reach inside ``folder``."""
+    for part in (folder, *folder.parents):
+        try:
+            if not part.stat().st_mode & stat.S_IXOTH:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _temp_parent(as_root: bool) -> str:
+    """Where to make the server's temp dir: the usual temp dir when the server can use it.
+
+    As root the server runs as ``postgres``, which cannot enter a TMPDIR under a private
+    folder (pytest's ``tmp_path`` root, ``/root/...``); initdb then fails with "Permission
+    denied". A very long TMPDIR would overflow the Unix socket path. ``/tmp`` has neither
+    problem.
+    """
+    usual = Path(tempfile.gettempdir())
+    if len(str(usual)) > _SOCKET_PATH_LIMIT or (as_root and not _others_can_traverse(usual)):
+        return "/tmp"
+    return str(usual)
 
 
 def _free_port() -> int:
@@ -70,14 +104,20 @@ def _free_port() -> int:
 
 
 class ThrowawayPostgres:
-    """Start a private PostgreSQL server in a temporary directory; stop and delete it after."""
+    """Start a private PostgreSQL server in a temporary directory; stop and delete it after.
 
-    def __init__(self) -> None:
+    ``settings`` adds or overrides server settings (``-c name=value``), e.g. for benchmarks
+    that want ``shared_buffers`` raised. An instance may be started again after ``stop()``,
+    on a new directory and port.
+    """
+
+    def __init__(self, settings: Mapping[str, str] | None = None) -> None:
         self.bin = find_postgres_bin()
         self.host = "127.0.0.1"
         self.port = 0
         self.user = SUPERUSER
         self.root: Path | None = None
+        self.settings = dict(settings or {})
         self._as_root = os.geteuid() == 0
 
     # -- lifecycle ------------------------------------------------------------
@@ -93,8 +133,26 @@ class ThrowawayPostgres:
         assert self.root is not None, "the server is not started"
         return self.root / "data"
 
+    def _options(self) -> str:
+        """The ``pg_ctl -o`` string; pg_ctl hands it to ``/bin/sh``, so values are quoted."""
+        assert self.root is not None
+        settings = {
+            "listen_addresses": self.host,
+            "port": str(self.port),
+            "unix_socket_directories": str(self.root),
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "200",  # tests open many pools
+            **self.settings,
+        }
+        return " ".join(f"-c {shlex.quote(f'{name}={value}')}" for name, value in settings.items())
+
     def start(self) -> ThrowawayPostgres:
-        self.root = Path(tempfile.mkdtemp(prefix="octane-pg-"))
+        if self.root is not None:
+            # Starting again would orphan the running server (and its directory).
+            raise RuntimeError(f"this server is already running on port {self.port}")
+        self.root = Path(tempfile.mkdtemp(prefix="octane-pg-", dir=_temp_parent(self._as_root)))
         if self._as_root:
             shutil.chown(self.root, "postgres", "postgres")
         self.root.chmod(0o755)
@@ -114,32 +172,36 @@ class ThrowawayPostgres:
         if init.returncode != 0:
             self._cleanup()
             raise PostgresUnavailable(f"initdb failed:\n{init.stdout}\n{init.stderr}")
-        for _ in range(5):  # another process may grab the port between probe and bind
+        log_path = self.root / "server.log"
+        for _ in range(5):
             self.port = _free_port()
-            options = (
-                f"-c listen_addresses={self.host} -c port={self.port} "
-                f"-c unix_socket_directories={self.root} -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-            )
+            seen = log_path.stat().st_size if log_path.exists() else 0
             started = self._run(
                 "pg_ctl",
                 "-D",
                 str(self._data),
                 "-l",
-                str(self.root / "server.log"),
+                str(log_path),
                 "-w",
                 "-t",
                 "60",
                 "-o",
-                options,
+                self._options(),
                 "start",
             )
             if started.returncode == 0:
                 atexit.register(self.stop)
                 return self
-        log = (self.root / "server.log").read_text() if (self.root / "server.log").exists() else ""
+            written = log_path.read_bytes() if log_path.exists() else b""
+            log = written.decode(errors="replace")
+            # Another process may grab the port between probe and bind: only that is retried.
+            if b"Address already in use" not in written[seen:]:
+                break
         self._cleanup()
-        raise PostgresUnavailable(f"PostgreSQL did not start:\n{started.stderr}\n{log[-2000:]}")
+        raise PostgresUnavailable(
+            f"PostgreSQL did not start:\n{started.stderr.strip()}\n"
+            f"-- server log (tail) --\n{log[-2000:]}"
+        )
 
     def stop(self) -> None:
         if self.root is None:
@@ -176,6 +238,7 @@ class ThrowawayPostgres:
         args = ["-h", self.host, "-p", str(self.port), "-U", self.user]
         if template:
             args += ["-T", template]
+        # The createdb binary, not asyncpg: this may be called while an event loop runs.
         done = subprocess.run(
             [str(self.bin / "createdb"), *args, name], capture_output=True, text=True, check=False
         )
@@ -192,14 +255,15 @@ class ThrowawayPostgres:
         name = name or f"db_{uuid.uuid4().hex[:12]}"
         connection = await asyncpg.connect(self.url_for("postgres"))
         try:
-            suffix = f' TEMPLATE "{template}"' if template else ""
-            await connection.execute(f'CREATE DATABASE "{name}"{suffix}')
+            suffix = f" TEMPLATE {_quote_ident(template)}" if template else ""
+            await connection.execute(f"CREATE DATABASE {_quote_ident(name)}{suffix}")
         finally:
             await connection.close()
         return name
 
     def drop_database(self, name: str) -> None:
-        subprocess.run(
+        """Drop a database if it exists; raises if it cannot (e.g. connections still open)."""
+        done = subprocess.run(
             [
                 str(self.bin / "dropdb"),
                 "-h",
@@ -212,5 +276,13 @@ class ThrowawayPostgres:
                 name,
             ],
             capture_output=True,
+            text=True,
             check=False,
         )
+        if done.returncode != 0:
+            raise PostgresUnavailable(f"dropdb {name} failed: {done.stderr.strip()}")
+
+
+def _quote_ident(name: str) -> str:
+    """A SQL identifier, quoted (CREATE DATABASE takes no bind parameters)."""
+    return '"' + name.replace('"', '""') + '"'

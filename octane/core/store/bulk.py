@@ -1,15 +1,24 @@
-"""Set-based writes for the ingestion hot path, one transaction per batch.
+"""Set-based writes for the ingestion hot path.
 
-The ORM issues one statement per call (and, on SQLite, opens a connection per
-query), far too slow for thousands of measurements per request. Here a batch is
-written with one ``executemany`` (SQLite, inside ``BEGIN IMMEDIATE`` so that the
-existence check and the insert see the same state) or one ``INSERT ... SELECT
-FROM unnest(...) ON CONFLICT DO NOTHING`` (PostgreSQL). Either way the unique
-index on ``(vendor, key)`` is what makes a key stored once.
+The ORM issues one statement per call, far too slow for thousands of
+measurements per request. Here a batch is written with one ``executemany``
+(SQLite, inside ``BEGIN IMMEDIATE`` so that the existence check and the insert
+see the same state) or one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO
+NOTHING`` (PostgreSQL). Either way the unique index on ``(vendor, key)`` is what
+makes a key stored once.
+
+SQLite commits are durable (``synchronous=FULL``): each is an fsync, and there
+is one writer at a time. So concurrent requests are **group-committed**: batches
+that arrive while a transaction is being written wait for the next one, which
+writes them all and commits once. Each request still gets its own answer, and a
+batch in the group sees the rows of the batches before it (duplicates across
+concurrent requests are found). If a group fails, its batches are retried one by
+one, so one bad batch cannot fail the others.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -46,10 +55,36 @@ async def insert_measurements(
     return await _sqlite(engine, rows, vendor_id)
 
 
-async def _sqlite(
-    engine: SQLiteEngine, rows: Sequence[MeasurementRow], vendor_id: str
-) -> tuple[set[str], dict[str, str]]:
+Outcome = tuple[set[str], dict[str, str]]
+
+
+async def _write_one(
+    connection: aiosqlite.Connection, rows: Sequence[MeasurementRow], vendor_id: str
+) -> Outcome:
+    """Check and insert one batch inside the caller's transaction."""
     keys = [row[3] for row in rows]
+    existing: dict[str, str] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        async with connection.execute(
+            f'SELECT "key", "content_hash" FROM "measurement" '
+            f'WHERE "vendor" = ? AND "key" IN ({marks})',
+            (vendor_id, *chunk),
+        ) as cursor:
+            existing.update({k: h for k, h in await cursor.fetchall()})
+    fresh = [(*row, False, "", "") for row in rows if row[3] not in existing]
+    await connection.executemany(
+        f'INSERT INTO "measurement" ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+        fresh,
+    )
+    return {row[3] for row in fresh}, existing
+
+
+async def _write_group(
+    engine: SQLiteEngine, group: Sequence[tuple[Sequence[MeasurementRow], str]]
+) -> list[Outcome]:
+    """Write batches in one transaction, one commit."""
     borrowed = (
         engine.connection()
         if isinstance(engine, PooledSQLiteEngine)
@@ -58,23 +93,55 @@ async def _sqlite(
     async with borrowed as connection:
         connection.row_factory = None
         await connection.execute("BEGIN IMMEDIATE")
-        existing: dict[str, str] = {}
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start : start + _CHUNK]
-            marks = ", ".join("?" for _ in chunk)
-            async with connection.execute(
-                f'SELECT "key", "content_hash" FROM "measurement" '
-                f'WHERE "vendor" = ? AND "key" IN ({marks})',
-                (vendor_id, *chunk),
-            ) as cursor:
-                existing.update({k: h for k, h in await cursor.fetchall()})
-        fresh = [(*row, False, "", "") for row in rows if row[3] not in existing]
-        await connection.executemany(
-            f'INSERT INTO "measurement" ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-            fresh,
-        )
+        outcomes = [await _write_one(connection, rows, vendor) for rows, vendor in group]
         await connection.commit()
-    return {row[3] for row in fresh}, existing
+    return outcomes
+
+
+class _GroupCommitter:
+    """Coalesces the batches of concurrent requests into shared transactions."""
+
+    def __init__(self, engine: SQLiteEngine) -> None:
+        self.engine = engine
+        self.waiting: list[tuple[Sequence[MeasurementRow], str, asyncio.Future[Outcome]]] = []
+        self.flusher: asyncio.Task[None] | None = None
+
+    async def write(self, rows: Sequence[MeasurementRow], vendor_id: str) -> Outcome:
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.waiting.append((rows, vendor_id, future))
+        if self.flusher is None or self.flusher.done():
+            self.flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self.waiting:
+            group, self.waiting = self.waiting, []
+            try:
+                outcomes = await _write_group(self.engine, [(r, v) for r, v, _ in group])
+            except Exception:
+                # Isolate the failure: each batch alone, each answer its own.
+                for rows, vendor, future in group:
+                    try:
+                        outcome = (await _write_group(self.engine, [(rows, vendor)]))[0]
+                    except Exception as exc:
+                        if not future.done():
+                            future.set_exception(exc)
+                    else:
+                        if not future.done():
+                            future.set_result(outcome)
+                continue
+            for (_, _, future), outcome in zip(group, outcomes, strict=True):
+                if not future.done():
+                    future.set_result(outcome)
+
+
+async def _sqlite(engine: SQLiteEngine, rows: Sequence[MeasurementRow], vendor_id: str) -> Outcome:
+    if isinstance(engine, PooledSQLiteEngine) and engine.owns_running_loop():
+        committer = engine.extras.get("group_committer")
+        if committer is None:
+            committer = engine.extras["group_committer"] = _GroupCommitter(engine)
+        return await committer.write(rows, vendor_id)
+    return (await _write_group(engine, [(rows, vendor_id)]))[0]
 
 
 async def _postgres(

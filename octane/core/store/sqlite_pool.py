@@ -25,7 +25,7 @@ __all__ = ["PooledSQLiteEngine"]
 
 
 class PooledSQLiteEngine(SQLiteEngine):
-    __slots__ = ("_idle", "_loop", "_opened", "_size")
+    __slots__ = ("_idle", "_loop", "_opened", "_size", "extras")
 
     def __init__(self, path: str, *, size: int = 4, **connection_kwargs: Any) -> None:
         super().__init__(path=path, **connection_kwargs)
@@ -33,6 +33,13 @@ class PooledSQLiteEngine(SQLiteEngine):
         self._idle: asyncio.Queue[aiosqlite.Connection] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._opened = 0
+        self.extras: dict[str, Any] = {}
+        """Per-engine state of other modules (e.g. the ingestion group committer)."""
+
+    def owns_running_loop(self) -> bool:
+        """Whether the running event loop is the one this pool serves (or will)."""
+        loop = asyncio.get_running_loop()
+        return self._loop is None or self._loop is loop
 
     async def _acquire(self) -> aiosqlite.Connection | None:
         loop = asyncio.get_running_loop()
