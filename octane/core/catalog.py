@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from piccolo.table import Table
+
 from octane.core.clock import Clock
 from octane.core.contracts import ComponentView, PlanView, Tier
 from octane.core.cycles import PERIODS
@@ -14,6 +16,7 @@ from octane.core.errors import ConflictError, NotFoundError, ValidationError
 from octane.core.ids import new_id
 from octane.core.money import get_currency, parse_decimal
 from octane.core.pricing import validate_component
+from octane.core.store.engine import is_unique_violation
 from octane.core.store.tables import Meter, PricePlan
 
 __all__ = [
@@ -26,6 +29,7 @@ __all__ = [
     "list_meters",
     "list_plans",
     "plan_view",
+    "save_named",
 ]
 
 AGGREGATIONS = ("sum", "count", "max", "last", "unique_count")
@@ -43,6 +47,19 @@ def check_name(name: object, *, field: str = "name") -> str:
             code="invalid_name",
         )
     return name
+
+
+async def save_named(row: Table, what: str, name: str) -> None:
+    """Insert a row whose name is unique per vendor; the unique index decides, so two
+    concurrent creations give one row and one 409."""
+    try:
+        await row.save()
+    except Exception as exc:
+        if is_unique_violation(exc):
+            raise ConflictError(
+                f"A {what} named '{name}' already exists.", field="name", code="duplicate_name"
+            ) from None
+        raise
 
 
 def _meter_out(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -85,10 +102,6 @@ async def create_meter(
         )
     if len(unit) > 50:
         raise ValidationError("A unit is at most 50 characters.", field="unit")
-    if await Meter.exists().where((Meter.vendor == vendor_id) & (Meter.name == name)):
-        raise ConflictError(
-            f"A meter named '{name}' already exists.", field="name", code="duplicate_name"
-        )
     meter = Meter(
         id=new_id("mtr"),
         vendor=vendor_id,
@@ -98,12 +111,7 @@ async def create_meter(
         unit=unit,
         created_at=clock.now(),
     )
-    try:
-        await meter.save()
-    except Exception as exc:  # a concurrent create won the unique index
-        raise ConflictError(
-            f"A meter named '{name}' already exists.", field="name", code="duplicate_name"
-        ) from exc
+    await save_named(meter, "meter", name)
     return _meter_out(meter.to_dict())
 
 
@@ -256,10 +264,6 @@ async def create_plan(
                 field=f"components[{index}].meter",
             )
         seen.add(component.meter)
-    if await PricePlan.exists().where((PricePlan.vendor == vendor_id) & (PricePlan.name == name)):
-        raise ConflictError(
-            f"A price plan named '{name}' already exists.", field="name", code="duplicate_name"
-        )
     plan = PricePlan(
         id=new_id("pln"),
         vendor=vendor_id,
@@ -272,7 +276,7 @@ async def create_plan(
         components=[_component_json(c) for c in parsed],
         created_at=clock.now(),
     )
-    await plan.save()
+    await save_named(plan, "price plan", name)
     return _plan_out(plan.to_dict())
 
 

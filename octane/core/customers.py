@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from octane.core.catalog import check_name
+from octane.core.catalog import check_name, save_named
 from octane.core.clock import Clock
 from octane.core.contracts import CustomerView
 from octane.core.cycles import zone
@@ -125,19 +125,10 @@ async def create_customer(
     if "currency" not in fields:
         raise ValidationError("A customer needs a currency (ISO 4217, e.g. USD).", field="currency")
     values = {"display_name": "", "timezone": "UTC", **_clean(fields)}
-    if await Customer.exists().where((Customer.vendor == vendor_id) & (Customer.name == name)):
-        raise ConflictError(
-            f"A customer named '{name}' already exists.", field="name", code="duplicate_name"
-        )
     customer = Customer(
         id=new_id("cus"), vendor=vendor_id, name=name, created_at=clock.now(), **values
     )
-    try:
-        await customer.save()
-    except Exception as exc:  # a concurrent create won the unique index
-        raise ConflictError(
-            f"A customer named '{name}' already exists.", field="name", code="duplicate_name"
-        ) from exc
+    await save_named(customer, "customer", name)
     return await get_customer(vendor_id, name)
 
 

@@ -41,7 +41,7 @@ from octane.core.errors import (
 from octane.core.ids import new_id
 from octane.core.money import parse_decimal
 from octane.core.store import bulk
-from octane.core.store.engine import is_postgres
+from octane.core.store.engine import is_postgres, is_unique_violation
 from octane.core.store.tables import BillingCycle, Customer, Invoice, Measurement, Meter
 
 __all__ = [
@@ -462,6 +462,8 @@ async def correct_measurement(
             )
         )
     except Exception as exc:
+        if not is_unique_violation(exc):
+            raise
         raise ConflictError(
             f"Another correction of '{key}' was stored at the same time; read it and retry.",
             field="id",

@@ -8,7 +8,6 @@ requests race.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from octane.core.customers import get_customer_row
 from octane.core.cycles import Period, period_containing, zone
 from octane.core.errors import ConflictError, NotFoundError, ValidationError
 from octane.core.ids import new_id
+from octane.core.store.engine import is_unique_violation
 from octane.core.store.tables import BillingCycle, PricePlan, Subscription
 
 __all__ = [
@@ -74,7 +74,7 @@ async def ensure_cycle(
     existing = await find()
     if existing is not None:
         return existing
-    with contextlib.suppress(Exception):  # created concurrently: the unique index kept one
+    try:
         await BillingCycle.insert(
             BillingCycle(
                 id=new_id("cyc"),
@@ -87,6 +87,9 @@ async def ensure_cycle(
                 created_at=clock.now(),
             )
         )
+    except Exception as exc:  # created concurrently: the unique index kept one of them
+        if not is_unique_violation(exc):
+            raise
     created = await find()
     assert created is not None
     return created

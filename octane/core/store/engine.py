@@ -27,6 +27,7 @@ __all__ = [
     "create_engine",
     "current_engine",
     "is_postgres",
+    "is_unique_violation",
     "open_engine",
     "sqlite_path",
 ]
@@ -95,3 +96,12 @@ async def close_engine(engine: Engine) -> None:  # type: ignore[type-arg]
         await engine.close_connection_pool()
     if isinstance(engine, PooledSQLiteEngine):
         await engine.close()
+
+
+def is_unique_violation(error: BaseException) -> bool:
+    """Whether ``error`` is a unique-index violation, on SQLite or PostgreSQL."""
+    import sqlite3
+
+    if isinstance(error, sqlite3.IntegrityError):
+        return "UNIQUE" in str(error)
+    return type(error).__name__ == "UniqueViolationError"  # asyncpg, imported lazily
