@@ -113,6 +113,9 @@ class CycleView(msgspec.Struct, frozen=True, kw_only=True):
     period_start: datetime
     period_end: datetime
     state: str
+    fixed_fee_share: str | None = None
+    """For a partial cycle (first or last), the prorated share of the fixed fee as an exact
+    fraction such as ``"16/31"`` (by seconds); None for a full cycle."""
 
 
 class UsageTotal(msgspec.Struct, frozen=True, kw_only=True):

@@ -54,7 +54,9 @@ __all__ = [
 ENTRY_POINT_GROUP = "octane.plugins"
 
 #: Always active, in this order of registration (the order never affects money).
-ESSENTIAL_PLUGINS: dict[str, str] = {}
+ESSENTIAL_PLUGINS: dict[str, str] = {
+    "pricing": "octane.core.builtin.pricing",
+}
 
 #: Shipped with Octane, active when enabled in config.
 BUNDLED_PLUGINS: dict[str, str] = {

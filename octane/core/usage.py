@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 
 from octane.core.catalog import plan_view
 from octane.core.clock import Clock
-from octane.core.customers import get_customer_row
+from octane.core.contracts import CycleView, DraftInvoice, UsageTotal, VendorView
+from octane.core.customers import customer_view, get_customer_row
 from octane.core.cycles import Period, full_period_at, proration_factor, zone
 from octane.core.errors import NotFoundError
+from octane.core.invoicing import compute_draft
 from octane.core.metering import aggregate
 from octane.core.money import format_minor, get_currency
-from octane.core.pricing import PricedPlan, price_plan
-from octane.core.store.tables import BillingCycle, Meter, PricePlan
+from octane.core.plugins import PluginHost
+from octane.core.store.tables import BillingCycle, Meter, PricePlan, Vendor
 from octane.core.subscriptions import (
     cycle_out,
     ensure_cycle,
@@ -21,18 +22,20 @@ from octane.core.subscriptions import (
     subscription_period,
 )
 
-__all__ = ["cycle_usage", "price_cycle"]
+__all__ = ["cycle_usage", "draft_for_period"]
 
 
-async def price_cycle(
+async def draft_for_period(
+    plugins: PluginHost,
     vendor_id: str,
     customer: dict[str, Any],
     subscription: dict[str, Any],
     plan_row: dict[str, Any],
-    period: Period,
-) -> tuple[PricedPlan, dict[str, Any]]:
-    """Aggregate and price one period; also return the meters used (by name)."""
+    cycle: dict[str, Any],
+) -> tuple[DraftInvoice, dict[str, Any]]:
+    """Aggregate a cycle's usage and compute its draft through the hooks; also the meters."""
     plan = plan_view(plan_row)
+    period = Period(cycle["period_start"], cycle["period_end"])
     names = [c.meter for c in plan.components]
     meters = await Meter.select().where(
         (Meter.vendor == vendor_id) & Meter.name.is_in(names or [""])
@@ -44,19 +47,43 @@ async def price_cycle(
         period=plan.period,
         tz=zone(customer["timezone"]),
     )
-    share = proration_factor(period, full) if period != full else Fraction(1)
-    priced = price_plan(
-        plan,
-        quantities,
-        get_currency(plan.currency),
-        fixed_fee_share=share,
-        units={m["name"]: m["unit"] for m in meters},
+    share = proration_factor(period, full) if period != full else None
+    vendor = (
+        await Vendor.select(Vendor.name, Vendor.test_clock_now)
+        .where(Vendor.id == vendor_id)
+        .first()
     )
-    return priced, {m["name"]: m for m in meters}
+    assert vendor is not None
+    draft = await compute_draft(
+        plugins,
+        vendor=VendorView(
+            id=vendor_id, name=vendor["name"], test_mode=vendor["test_clock_now"] is not None
+        ),
+        customer=customer_view(customer),
+        plan=plan,
+        cycle=CycleView(
+            id=cycle["id"],
+            subscription_id=subscription["id"],
+            period_start=period.start,
+            period_end=period.end,
+            state=cycle["state"],
+            fixed_fee_share=None if share is None else f"{share.numerator}/{share.denominator}",
+        ),
+        usage=[
+            UsageTotal(meter=m["name"], quantity=quantities[m["name"]], unit=m["unit"])
+            for m in meters
+        ],
+    )
+    return draft, {m["name"]: m for m in meters}
 
 
 async def cycle_usage(
-    vendor_id: str, customer_name: str, *, cycle_id: str | None, clock: Clock
+    plugins: PluginHost,
+    vendor_id: str,
+    customer_name: str,
+    *,
+    cycle_id: str | None,
+    clock: Clock,
 ) -> dict[str, Any]:
     customer = await get_customer_row(vendor_id, customer_name)
     subscription = await subscription_for(vendor_id, customer["id"])
@@ -90,9 +117,10 @@ async def cycle_usage(
         if period is None:
             raise NotFoundError("The subscription has no cycle at this time.", field="cycle")
         cycle = await ensure_cycle(vendor_id, subscription, period, clock=clock)
-    period = Period(cycle["period_start"], cycle["period_end"])
-    priced, meters = await price_cycle(vendor_id, customer, subscription, plan_row, period)
-    currency = priced.currency
+    draft, meters = await draft_for_period(
+        plugins, vendor_id, customer, subscription, plan_row, cycle
+    )
+    currency = get_currency(draft.currency)
     return {
         "customer": customer_name,
         "currency": currency.code,
@@ -100,14 +128,14 @@ async def cycle_usage(
         "meters": [
             {
                 "meter": line.meter,
-                "aggregation": meters[line.meter]["aggregation"] if line.meter else None,
-                "unit": meters[line.meter]["unit"] if line.meter else "",
+                "aggregation": meters[line.meter]["aggregation"],
+                "unit": meters[line.meter]["unit"],
                 "quantity": str(line.quantity),
                 "amount": line.amount,
                 "amount_decimal": format_minor(line.amount, currency),
             }
-            for line in priced.lines
-            if line.kind == "usage"
+            for line in draft.charges
+            if line.kind == "usage" and line.meter in meters
         ],
         "lines": [
             {
@@ -116,9 +144,10 @@ async def cycle_usage(
                 "meter": line.meter,
                 "amount": line.amount,
                 "amount_decimal": format_minor(line.amount, currency),
+                "source": line.source,
             }
-            for line in priced.lines
+            for line in draft.charges
         ],
-        "accrued_total": priced.total,
-        "accrued_total_decimal": format_minor(priced.total, currency),
+        "accrued_total": draft.subtotal,
+        "accrued_total_decimal": format_minor(draft.subtotal, currency),
     }

@@ -197,6 +197,7 @@ async def test_charges_of_all_plugins_are_combined_and_attributed() -> None:
         usage=[UsageTotal(meter="api_calls", quantity=Decimal(10))],
     )
     assert results == [
+        ("pricing", []),  # the essential built-in: a plan without components has no lines
         ("seats", [ChargeLine(kind="seats", description="5 seats", amount=2500)]),
         ("usage", [ChargeLine(kind="usage", description="api_calls", amount=100)]),
     ]

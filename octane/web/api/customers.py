@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -122,7 +122,9 @@ class CustomerController(Controller):
         vendor_id: Vendor,
         clock: NamedDependency[Clock],
         name: FromPath[str],
+        request: Request[Any, Any, Any],
         cycle: FromQuery[str | None] = None,
     ) -> UsageOut:
-        usage = await cycle_usage(vendor_id, name, cycle_id=cycle, clock=clock)
+        plugins = request.app.state.octane.plugins
+        usage = await cycle_usage(plugins, vendor_id, name, cycle_id=cycle, clock=clock)
         return msgspec.convert(usage, UsageOut)

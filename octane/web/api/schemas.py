@@ -352,6 +352,8 @@ class UsageLineOut(msgspec.Struct, kw_only=True):
     meter: str | None
     amount: int
     amount_decimal: str
+    source: str
+    """The plugin that computed the line (``pricing`` for the built-in pricing)."""
 
 
 class UsageMeterOut(msgspec.Struct, kw_only=True):
