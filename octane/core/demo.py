@@ -7,18 +7,19 @@ is issued (keys are shown once, so each run prints a fresh one).
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from octane.core.catalog import create_meter, create_plan
 from octane.core.clock import TestClock
+from octane.core.customers import create_customer
 from octane.core.errors import ConflictError
-from octane.core.ids import new_id
-from octane.core.store.tables import Customer, Measurement, Meter, PricePlan, Subscription, Vendor
+from octane.core.metering import ingest
+from octane.core.store.tables import Vendor
+from octane.core.subscriptions import create_subscription
 from octane.core.vendors import create_api_key, create_portal_user, create_vendor
 
 if TYPE_CHECKING:
@@ -149,108 +150,78 @@ async def seed_demo(runtime: Octane) -> DemoSummary:
         await create_portal_user(
             vendor_id, email=DEMO_EMAIL, password=DEMO_PASSWORD, clock=runtime.clock
         )
-    await _seed_catalog(vendor_id, clock.now())
+    await _seed_catalog(vendor_id, clock)
     return DemoSummary(vendor_id=vendor_id, api_key=key.key, created=True)
 
 
-async def _seed_catalog(vendor_id: str, now: datetime) -> None:
-    meters: dict[str, str] = {}
+async def _seed_catalog(vendor_id: str, clock: TestClock) -> None:
+    """Meters, plans, customers, subscriptions and usage, through the same services as
+    the API (so the demo data obeys every rule real data does)."""
+    now = clock.now()
     for name, aggregation, label, unit in _METERS:
-        meter_id = new_id("mtr")
-        meters[name] = meter_id
-        await Meter.insert(
-            Meter(
-                id=meter_id,
-                vendor=vendor_id,
-                name=name,
-                aggregation=aggregation,
-                unique_label=label,
-                unit=unit,
-                created_at=now,
-            )
+        await create_meter(
+            vendor_id,
+            name=name,
+            aggregation=aggregation,
+            unit=unit,
+            unique_label=label,
+            clock=clock,
         )
-    plans: dict[str, str] = {}
     for plan in _PLANS:
-        plan_id = new_id("pln")
-        plans[plan["name"]] = plan_id
-        await PricePlan.insert(
-            PricePlan(
-                id=plan_id,
-                vendor=vendor_id,
-                name=plan["name"],
-                currency="USD",
-                period="month",
-                fixed_fee=plan["fixed_fee"],
-                minimum_charge=plan["minimum_charge"],
-                trial_days=plan["trial_days"],
-                components=plan["components"],
-                created_at=now,
-            )
-        )
+        await create_plan(vendor_id, currency="USD", period="month", clock=clock, **plan)
     cycle_start = _month_start(now, 0)
     rng = random.Random(42)  # the same demo every time
     for name, display, email, timezone, plan_name in _CUSTOMERS:
-        customer_id = new_id("cus")
-        await Customer.insert(
-            Customer(
-                id=customer_id,
-                vendor=vendor_id,
-                name=name,
-                display_name=display,
-                email=email,
-                currency="USD",
-                timezone=timezone,
-                address={"line1": "1 Demo Street", "city": "Springfield", "country": "US"},
-                created_at=now,
-            )
+        await create_customer(
+            vendor_id,
+            {
+                "name": name,
+                "display_name": display,
+                "email": email,
+                "currency": "USD",
+                "timezone": timezone,
+                "address": {"line1": "1 Demo Street", "city": "Springfield", "country": "US"},
+            },
+            clock=clock,
         )
-        starts = _month_start(now, 2)
-        await Subscription.insert(
-            Subscription(
-                id=new_id("sub"),
-                vendor=vendor_id,
-                customer=customer_id,
-                plan=plans[plan_name],
-                starts_at=starts,
-                billing_anchor=starts,
-                created_at=now,
-            )
+        await create_subscription(
+            vendor_id, name, price_plan=plan_name, starts_at=_month_start(now, 2), clock=clock
         )
-        await Measurement.insert(*_usage(rng, vendor_id, customer_id, meters, cycle_start, now))
+        result = await ingest(vendor_id, _usage(rng, name, cycle_start, now), clock=clock)
+        if result.errors:  # the demo's own data must be valid; say so loudly if not
+            raise result.errors[0].error
 
 
 def _usage(
-    rng: random.Random,
-    vendor_id: str,
-    customer_id: str,
-    meters: dict[str, str],
-    since: datetime,
-    until: datetime,
-) -> list[Measurement]:
-    rows: list[Measurement] = []
+    rng: random.Random, customer: str, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
     moment = since
-    step = timedelta(hours=6)
     while moment < until:
-        samples: tuple[tuple[str, Decimal, dict[str, str]], ...] = (
-            ("api_calls", Decimal(rng.randint(500, 5000)), {}),
-            ("storage_gb", Decimal(rng.randint(10, 200)) / 4, {}),
-            ("active_users", Decimal(1), {"user_id": f"u{rng.randint(1, 60)}"}),
-        )
-        for meter, value, labels in samples:
-            key = f"demo-{customer_id}-{meter}-{int(moment.timestamp())}"
-            content = json.dumps([meter, str(value), moment.isoformat(), labels], sort_keys=True)
-            rows.append(
-                Measurement(
-                    vendor=vendor_id,
-                    customer=customer_id,
-                    meter=meters[meter],
-                    key=key,
-                    value_micros=int(value * 1_000_000),
-                    time=moment,
-                    labels=labels,
-                    content_hash=hashlib.sha256(content.encode()).hexdigest(),
-                    received_at=moment,
-                )
-            )
-        moment += step
-    return rows
+        stamp = moment.isoformat()
+        items += [
+            {
+                "id": f"demo-{customer}-calls-{stamp}",
+                "meter": "api_calls",
+                "customer": customer,
+                "value": str(rng.randint(500, 5000)),
+                "time": stamp,
+            },
+            {
+                "id": f"demo-{customer}-gb-{stamp}",
+                "meter": "storage_gb",
+                "customer": customer,
+                "value": str(Decimal(rng.randint(10, 200)) / 4),
+                "time": stamp,
+            },
+            {
+                "id": f"demo-{customer}-users-{stamp}",
+                "meter": "active_users",
+                "customer": customer,
+                "value": "1",
+                "time": stamp,
+                "labels": {"user_id": f"u{rng.randint(1, 60)}"},
+            },
+        ]
+        moment += timedelta(hours=6)
+    return items

@@ -178,6 +178,16 @@ def test_demo_then_serve_answers_with_the_demo_key(tmp_path: Path) -> None:
         me = httpx.get(f"{base}/api/v1/vendor", headers={"Authorization": f"Bearer {key[1]}"})
         assert me.status_code == 200 and me.json()["name"] == "Demo Cloud Inc."
         assert me.json()["test_mode"] is True
+        usage = httpx.get(
+            f"{base}/api/v1/customers/acme/usage", headers={"Authorization": f"Bearer {key[1]}"}
+        )
+        assert usage.status_code == 200, usage.text
+        assert usage.json()["accrued_total"] > 0  # the demo's usage priced on its plan
+        assert {m["meter"] for m in usage.json()["meters"]} == {
+            "api_calls",
+            "storage_gb",
+            "active_users",
+        }
         assert (tmp_path / "data" / "redis.sock").exists()  # the embedded Redis is up
     finally:
         server.send_signal(signal.SIGINT)

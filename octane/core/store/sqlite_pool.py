@@ -48,10 +48,14 @@ class PooledSQLiteEngine(SQLiteEngine):
         if loop is not self._loop or self._idle is None:
             return None
         if self._idle.empty() and self._opened < self._size:
-            self._opened += 1
-            connection = await aiosqlite.connect(**self.connection_kwargs)
-            connection.row_factory = dict_factory  # type: ignore[assignment]
-            await connection.execute("PRAGMA foreign_keys = 1")
+            self._opened += 1  # counted before the await, so concurrent callers respect size
+            try:
+                connection = await aiosqlite.connect(**self.connection_kwargs)
+                connection.row_factory = dict_factory  # type: ignore[assignment]
+                await connection.execute("PRAGMA foreign_keys = 1")
+            except BaseException:
+                self._opened -= 1
+                raise
             return connection
         return await self._idle.get()
 
