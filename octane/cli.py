@@ -84,6 +84,18 @@ def _build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
 
+    keys = commands.add_parser("api-key", help="manage a vendor's API keys").add_subparsers(
+        dest="key_command", metavar="ACTION", required=True
+    )
+    key_create = keys.add_parser("create", help="create a key (shown once)")
+    key_create.add_argument("--vendor", required=True, help="the vendor id (ven_...)")
+    key_create.add_argument("--name", default="", help="what the key is for")
+    key_list = keys.add_parser("list", help="list keys (never the keys themselves)")
+    key_list.add_argument("--vendor", required=True)
+    key_revoke = keys.add_parser("revoke", help="revoke a key at once")
+    key_revoke.add_argument("--vendor", required=True)
+    key_revoke.add_argument("--id", required=True, help="the key id (key_...)")
+
     plugins = commands.add_parser("plugins", help="list installed plugins and their state")
     plugins.add_argument("--json", action="store_true", help="print JSON")
 
@@ -170,6 +182,31 @@ def _cmd_user_create(config: OctaneConfig, args: argparse.Namespace) -> int:
     return _run(lambda: _with_runtime(config, body))
 
 
+def _cmd_api_key(config: OctaneConfig, args: argparse.Namespace) -> int:
+    async def body(_: Any) -> int:
+        from octane.core.vendors import (
+            create_api_key,
+            get_vendor,
+            list_api_keys,
+            revoke_api_key,
+        )
+
+        await get_vendor(args.vendor)
+        if args.key_command == "create":
+            key = await create_api_key(args.vendor, clock=SystemClock(), name=args.name)
+            print(f"API key {key.id} (shown once, store it now): {key.key}")
+        elif args.key_command == "list":
+            for row in await list_api_keys(args.vendor):
+                state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "active"
+                print(f"{row['id']}  {row['prefix']}...  {state}  {row['name']}")
+        else:
+            await revoke_api_key(args.vendor, args.id, clock=SystemClock())
+            print(f"API key {args.id} is revoked.")
+        return 0
+
+    return _run(lambda: _with_runtime(config, body))
+
+
 def _cmd_plugins(config: OctaneConfig, args: argparse.Namespace) -> int:
     from octane.core.plugins import describe_plugins
 
@@ -246,6 +283,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cmd_vendor_create(config, args)
     if command == "user":
         return _cmd_user_create(config, args)
+    if command == "api-key":
+        return _cmd_api_key(config, args)
     if command == "plugins":
         return _cmd_plugins(config, args)
     if command == "check-config":

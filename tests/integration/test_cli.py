@@ -42,6 +42,7 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
         "migrate",
         "vendor",
         "user",
+        "api-key",
         "plugins",
         "check-config",
         "demo",
@@ -118,6 +119,17 @@ def test_migrate_vendor_and_user(tmp_path: Path) -> None:
         stdin="short\n",
     )
     assert short.returncode == 1 and "(password)" in short.stderr
+
+    vendor = created["vendor_id"]
+    made = octane("api-key", "create", "--vendor", vendor, "--name", "ci", cwd=tmp_path)
+    key_id = made.stdout.split()[2]
+    listed = octane("api-key", "list", "--vendor", vendor, cwd=tmp_path).stdout
+    assert key_id in listed and "active" in listed and created["api_key"] not in listed
+    revoked = octane("api-key", "revoke", "--vendor", vendor, "--id", key_id, cwd=tmp_path)
+    assert revoked.returncode == 0
+    assert "revoked" in octane("api-key", "list", "--vendor", vendor, cwd=tmp_path).stdout
+    other = octane("api-key", "revoke", "--vendor", vendor, "--id", "key_nope", cwd=tmp_path)
+    assert other.returncode == 1 and "no API key" in other.stderr
 
 
 def test_vendor_create_refuses_bad_input(tmp_path: Path) -> None:
