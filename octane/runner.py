@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
-from saq import Worker
+from saq import CronJob, Worker
 
 from octane.core.config import OctaneConfig
-from octane.core.jobs import make_worker
+from octane.core.jobs import accrue_revenue, make_worker
 from octane.core.queue import QueueHandle, connect_queue
 from octane.core.runtime import Octane, start_octane
 from octane.web.app import create_app
@@ -92,7 +92,8 @@ async def _start_worker(runtime: Octane) -> _RunningWorker:
         handle.queue,
         concurrency=runtime.config.worker.concurrency,
         context={"octane": runtime},
-        functions=plugin_jobs,
+        functions=[("accrue_revenue", accrue_revenue), *plugin_jobs],
+        cron_jobs=[CronJob(accrue_revenue, cron="0 * * * *", timeout=900, retries=3)],
     )
     return _RunningWorker(handle, worker)
 

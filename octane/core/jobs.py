@@ -22,6 +22,7 @@ from octane.core.queue import job_options
 __all__ = [
     "SWEEPERS",
     "Sweeper",
+    "accrue_revenue",
     "enqueue_unique",
     "make_worker",
     "ping",
@@ -40,6 +41,16 @@ SWEEPERS: list[Sweeper] = []
 async def ping(ctx: dict[str, Any], *, value: str = "pong") -> str:
     """Answer ``value``: proves a worker is alive and the queue round-trips."""
     return value
+
+
+async def accrue_revenue(ctx: dict[str, Any]) -> int:
+    """Hourly: record in the ledger the revenue accrued since the last run, per open cycle.
+
+    Idempotent: a repeated or concurrent run writes nothing new (see octane.core.ledger).
+    """
+    from octane.core.accrual import accrue_open_cycles
+
+    return await accrue_open_cycles(ctx["octane"].plugins)
 
 
 async def sweep(ctx: dict[str, Any]) -> int:

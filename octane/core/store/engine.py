@@ -10,10 +10,12 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from octane.core.errors import ConfigError
 from octane.core.store import piccolo_conf
@@ -30,6 +32,7 @@ __all__ = [
     "is_unique_violation",
     "open_engine",
     "sqlite_path",
+    "write_transaction",
 ]
 
 BUSY_TIMEOUT_SECONDS = 30.0
@@ -105,3 +108,13 @@ def is_unique_violation(error: BaseException) -> bool:
     if isinstance(error, sqlite3.IntegrityError):
         return "UNIQUE" in str(error)
     return type(error).__name__ == "UniqueViolationError"  # asyncpg, imported lazily
+
+
+def write_transaction() -> Any:
+    """A transaction for read-then-write work: ``BEGIN IMMEDIATE`` on SQLite (a deferred
+    transaction cannot upgrade its lock and fails instead of waiting), the default on
+    PostgreSQL (whose guarded updates serialize on row locks)."""
+    engine = current_engine()
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()

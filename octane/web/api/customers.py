@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -10,7 +11,14 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from octane.core.clock import Clock
-from octane.core.customers import create_customer, get_customer, list_customers, update_customer
+from octane.core.customers import (
+    create_customer,
+    get_customer,
+    get_customer_row,
+    list_customers,
+    update_customer,
+)
+from octane.core.ledger import check_invariants, entries_for_customer
 from octane.core.subscriptions import create_subscription, get_subscription
 from octane.core.usage import cycle_usage
 from octane.web.api.schemas import (
@@ -19,6 +27,8 @@ from octane.web.api.schemas import (
     CustomerOut,
     CustomerPage,
     CustomerPatch,
+    LedgerEntryOut,
+    LedgerOut,
     SubscriptionIn,
     SubscriptionOut,
     UsageOut,
@@ -128,3 +138,27 @@ class CustomerController(Controller):
         plugins = request.app.state.octane.plugins
         usage = await cycle_usage(plugins, vendor_id, name, cycle_id=cycle, clock=clock)
         return msgspec.convert(usage, UsageOut)
+
+    @get(
+        "/{name:str}/ledger",
+        summary="The customer's revenue ledger (newest first) with totals per kind",
+        responses=ERROR_RESPONSES,
+    )
+    async def ledger(
+        self,
+        vendor_id: Vendor,
+        name: FromPath[str],
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+        before: FromQuery[datetime | None] = None,
+    ) -> LedgerOut:
+        customer = await get_customer_row(vendor_id, name)
+        rows, totals = await entries_for_customer(
+            vendor_id, customer["id"], limit=limit, before=before
+        )
+        problems = await check_invariants(vendor_id, [customer["id"]])
+        return LedgerOut(
+            customer=name,
+            entries=[msgspec.convert(row, LedgerEntryOut) for row in rows],
+            totals=totals,
+            problems=[str(p) for p in problems],
+        )

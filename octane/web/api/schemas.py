@@ -26,6 +26,7 @@ __all__ = [
     "CustomerPage",
     "CustomerPatch",
     "ErrorBody",
+    "LedgerOut",
     "MeasurementIn",
     "MeasurementOut",
     "MeterIn",
@@ -374,3 +375,25 @@ class UsageOut(msgspec.Struct, kw_only=True):
     accrued_total: int
     """Undiscounted charges so far, in minor units (credits and discounts apply at invoicing)."""
     accrued_total_decimal: str
+
+
+class LedgerEntryOut(msgspec.Struct, kw_only=True):
+    id: int
+    kind: str
+    """accrual, charge, credit, discount, trial, tax, payment, refund or reversal."""
+    amount: int
+    currency: str
+    description: str
+    cycle: str | None
+    invoice: str | None
+    effective_at: datetime
+
+
+class LedgerOut(msgspec.Struct, kw_only=True):
+    customer: str
+    entries: list[LedgerEntryOut]
+    """Newest first; pass the last entry's effective_at as ``before`` for the next page."""
+    totals: dict[str, int]
+    """Sum of all the customer's entries per kind, in minor units."""
+    problems: list[str]
+    """Broken ledger invariants for this customer (empty when everything adds up)."""
