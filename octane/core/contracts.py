@@ -53,6 +53,8 @@ class VendorView(msgspec.Struct, frozen=True, kw_only=True):
     id: str
     name: str
     test_mode: bool = False
+    tax_rate: Decimal | None = None
+    """The vendor's tax percentage (a customer's own rate overrides it)."""
 
 
 class CustomerView(msgspec.Struct, frozen=True, kw_only=True):

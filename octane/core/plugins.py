@@ -56,6 +56,8 @@ ENTRY_POINT_GROUP = "octane.plugins"
 #: Always active, in this order of registration (the order never affects money).
 ESSENTIAL_PLUGINS: dict[str, str] = {
     "pricing": "octane.core.builtin.pricing",
+    "tax": "octane.core.builtin.tax",
+    "credits": "octane.core.builtin.credits",
 }
 
 #: Shipped with Octane, active when enabled in config.

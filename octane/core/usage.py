@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from octane.core.catalog import plan_view
@@ -49,7 +50,7 @@ async def draft_for_period(
     )
     share = proration_factor(period, full) if period != full else None
     vendor = (
-        await Vendor.select(Vendor.name, Vendor.test_clock_now)
+        await Vendor.select(Vendor.name, Vendor.test_clock_now, Vendor.tax_rate)
         .where(Vendor.id == vendor_id)
         .first()
     )
@@ -57,7 +58,10 @@ async def draft_for_period(
     draft = await compute_draft(
         plugins,
         vendor=VendorView(
-            id=vendor_id, name=vendor["name"], test_mode=vendor["test_clock_now"] is not None
+            id=vendor_id,
+            name=vendor["name"],
+            test_mode=vendor["test_clock_now"] is not None,
+            tax_rate=Decimal(vendor["tax_rate"]) if vendor["tax_rate"] is not None else None,
         ),
         customer=customer_view(customer),
         plan=plan,

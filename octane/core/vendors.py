@@ -19,6 +19,7 @@ from argon2.exceptions import VerificationError
 from octane.core.clock import Clock, SystemClock, TestClock, ensure_utc
 from octane.core.errors import AuthError, ConflictError, NotFoundError, ValidationError
 from octane.core.ids import new_id, new_secret
+from octane.core.money import parse_decimal
 from octane.core.store.tables import ApiKey, PortalUser, Vendor
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "get_vendor",
     "list_api_keys",
     "revoke_api_key",
+    "set_tax_rate",
     "verify_portal_login",
 ]
 
@@ -203,3 +205,16 @@ async def verify_portal_login(email: str, password: str) -> dict[str, object]:
         raise failure from None
     row.pop("password_hash", None)
     return row
+
+
+async def set_tax_rate(vendor_id: str, rate: object) -> str | None:
+    """Set (or clear, with None) the vendor's tax percentage; return it as stored."""
+    await get_vendor(vendor_id)
+    stored = None
+    if rate is not None:
+        parsed = parse_decimal(rate, field="tax_rate", max_places=4, allow_negative=False)
+        if parsed > 100:
+            raise ValidationError("A tax rate is a percentage from 0 to 100.", field="tax_rate")
+        stored = str(parsed)
+    await Vendor.update({Vendor.tax_rate: stored}).where(Vendor.id == vendor_id)
+    return stored

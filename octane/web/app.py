@@ -18,6 +18,7 @@ from octane.core.runtime import Octane
 from octane.web.api.catalog import MeterController, PlanController
 from octane.web.api.customers import CustomerController
 from octane.web.api.measurements import MeasurementController
+from octane.web.api.settings import SettingsController
 from octane.web.api.vendor import VendorController
 from octane.web.auth import api_vendor_clock, api_vendor_id
 from octane.web.errors import EXCEPTION_HANDLERS
@@ -67,6 +68,7 @@ def create_app(runtime: Octane, *, debug: bool = False) -> Litestar:
             MeterController,
             PlanController,
             MeasurementController,
+            SettingsController,
             *plugin_routes,
         ],
         dependencies={

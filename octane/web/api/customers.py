@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from octane.core.clock import Clock
+from octane.core.credit_grants import credit_summary, grant_credit
 from octane.core.customers import (
     create_customer,
     get_customer,
@@ -23,6 +24,8 @@ from octane.core.subscriptions import create_subscription, get_subscription
 from octane.core.usage import cycle_usage
 from octane.web.api.schemas import (
     ERROR_RESPONSES,
+    CreditIn,
+    CreditsOut,
     CustomerIn,
     CustomerOut,
     CustomerPage,
@@ -162,3 +165,28 @@ class CustomerController(Controller):
             totals=totals,
             problems=[str(p) for p in problems],
         )
+
+    @post("/{name:str}/credits", summary="Grant prepaid credit", responses=ERROR_RESPONSES)
+    async def grant(
+        self,
+        vendor_id: Vendor,
+        clock: NamedDependency[Clock],
+        name: FromPath[str],
+        data: JSONBody[CreditIn],
+    ) -> CreditsOut:
+        await grant_credit(
+            vendor_id,
+            name,
+            amount=data.amount,
+            currency=data.currency,
+            expires_at=data.expires_at,
+            description=data.description,
+            clock=clock,
+        )
+        return msgspec.convert(await credit_summary(vendor_id, name, clock=clock), CreditsOut)
+
+    @get("/{name:str}/credits", summary="Credit balance and grants", responses=ERROR_RESPONSES)
+    async def credits(
+        self, vendor_id: Vendor, clock: NamedDependency[Clock], name: FromPath[str]
+    ) -> CreditsOut:
+        return msgspec.convert(await credit_summary(vendor_id, name, clock=clock), CreditsOut)

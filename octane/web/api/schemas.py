@@ -21,6 +21,8 @@ __all__ = [
     "BatchOut",
     "CorrectionIn",
     "CorrectionOut",
+    "CreditIn",
+    "CreditsOut",
     "CustomerIn",
     "CustomerOut",
     "CustomerPage",
@@ -35,6 +37,7 @@ __all__ = [
     "PlanOut",
     "SubscriptionIn",
     "SubscriptionOut",
+    "TaxSettings",
     "UsageOut",
 ]
 
@@ -397,3 +400,44 @@ class LedgerOut(msgspec.Struct, kw_only=True):
     """Sum of all the customer's entries per kind, in minor units."""
     problems: list[str]
     """Broken ledger invariants for this customer (empty when everything adds up)."""
+
+
+class CreditIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    amount: Annotated[
+        DecimalText, msgspec.Meta(description='In major units, e.g. "25.00"', examples=["25.00"])
+    ]
+    currency: Annotated[str, msgspec.Meta(description="Must be the customer's currency")]
+    expires_at: datetime | None = None
+    description: str = ""
+
+
+class CreditGrantOut(msgspec.Struct, kw_only=True):
+    id: str
+    amount: int
+    remaining: int
+    """What is left after the invoices that drew on it."""
+    description: str
+    expires_at: datetime | None
+    created_at: datetime
+    usable: bool
+    """False once expired or used up."""
+
+
+class CreditsOut(msgspec.Struct, kw_only=True):
+    customer: str
+    currency: str
+    balance: int
+    """Usable credit now, in minor units."""
+    balance_decimal: str
+    grants: list[CreditGrantOut]
+
+
+class TaxSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    tax_rate: Annotated[
+        DecimalText | None,
+        msgspec.Meta(
+            description="Percentage (0-100) applied to the total after trials and discounts; "
+            "a customer's own tax_rate overrides it; null for none",
+            examples=["19"],
+        ),
+    ]

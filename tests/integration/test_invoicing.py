@@ -1,4 +1,6 @@
-"""Draft computation through the hooks: combined charges, the staged adjustment chain."""
+"""Draft computation through the hooks: combined charges, the staged adjustment chain.
+
+The essential credit plugin reads grants from the database, hence the ``db`` fixture."""
 
 from __future__ import annotations
 
@@ -77,7 +79,7 @@ async def draft_with(*plugins: tuple[str, object], cycle: CycleView = CYCLE) -> 
     )
 
 
-async def test_default_pricing_and_a_third_party_charge_are_combined() -> None:
+async def test_default_pricing_and_a_third_party_charge_are_combined(db: Any) -> None:
     draft = await draft_with(("aaa_seats", Seats()))
     assert [(c.source, c.kind, c.amount) for c in draft.charges] == [
         ("pricing", "usage", 1000),
@@ -87,7 +89,7 @@ async def test_default_pricing_and_a_third_party_charge_are_combined() -> None:
     assert draft.subtotal == draft.total == 6100
 
 
-async def test_partial_cycle_prorates_the_fixed_fee() -> None:
+async def test_partial_cycle_prorates_the_fixed_fee(db: Any) -> None:
     partial = CycleView(
         id="c",
         subscription_id="s",
@@ -100,7 +102,7 @@ async def test_partial_cycle_prorates_the_fixed_fee() -> None:
     assert [(c.kind, c.amount) for c in draft.charges] == [("usage", 1000), ("fixed_fee", 1600)]
 
 
-async def test_adjustments_run_in_the_documented_order_on_the_previous_stage() -> None:
+async def test_adjustments_run_in_the_documented_order_on_the_previous_stage(db: Any) -> None:
     stages = Stages()
     draft = await draft_with(("stages", stages))
     assert stages.seen == [("trial", 4100), ("discount", 3100), ("tax", 2790), ("credit", 2790)]
@@ -111,7 +113,7 @@ async def test_adjustments_run_in_the_documented_order_on_the_previous_stage() -
     assert draft.total == 2790
 
 
-async def test_an_adjustment_below_zero_is_refused_naming_the_plugin() -> None:
+async def test_an_adjustment_below_zero_is_refused_naming_the_plugin(db: Any) -> None:
     class Greedy:
         @hookimpl
         def apply_adjustments(self, stage: AdjustmentStage, draft: DraftInvoice) -> Any:
@@ -132,7 +134,7 @@ async def test_an_adjustment_below_zero_is_refused_naming_the_plugin() -> None:
         ([ChargeLine(kind="x", description="x", amount=1.5)], "amounts are integers"),  # type: ignore[arg-type]
     ],
 )
-async def test_malformed_charges_name_the_plugin(returned: Any, message: str) -> None:
+async def test_malformed_charges_name_the_plugin(db: Any, returned: Any, message: str) -> None:
     class Bad:
         @hookimpl
         def compute_charges(self) -> Any:
