@@ -49,7 +49,7 @@ def check_name(name: object, *, field: str = "name") -> str:
     return name
 
 
-async def save_named(row: Table, what: str, name: str) -> None:
+async def save_named(row: Table, what: str, name: str, *, field: str = "name") -> None:
     """Insert a row whose name is unique per vendor; the unique index decides, so two
     concurrent creations give one row and one 409."""
     try:
@@ -57,7 +57,7 @@ async def save_named(row: Table, what: str, name: str) -> None:
     except Exception as exc:
         if is_unique_violation(exc):
             raise ConflictError(
-                f"A {what} named '{name}' already exists.", field="name", code="duplicate_name"
+                f"A {what} named '{name}' already exists.", field=field, code="duplicate_name"
             ) from None
         raise
 

@@ -16,6 +16,7 @@ from litestar.template import TemplateConfig
 import octane
 from octane.core.runtime import Octane
 from octane.web.api.catalog import MeterController, PlanController
+from octane.web.api.coupons import CouponController, RedemptionController
 from octane.web.api.customers import CustomerController
 from octane.web.api.measurements import MeasurementController
 from octane.web.api.settings import SettingsController
@@ -69,6 +70,8 @@ def create_app(runtime: Octane, *, debug: bool = False) -> Litestar:
             PlanController,
             MeasurementController,
             SettingsController,
+            CouponController,
+            RedemptionController,
             *plugin_routes,
         ],
         dependencies={

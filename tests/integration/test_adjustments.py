@@ -4,81 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from octane.core.catalog import create_meter, create_plan
-from octane.core.clock import TestClock, utc
+from octane.core.clock import utc
 from octane.core.credit_grants import grant_credit
-from octane.core.customers import create_customer, update_customer
-from octane.core.ledger import accrue
-from octane.core.metering import ingest
-from octane.core.plugins import load_plugins
-from octane.core.store.tables import LedgerEntry, PricePlan, Subscription
-from octane.core.subscriptions import create_subscription, ensure_cycle, subscription_period
-from octane.core.usage import draft_for_period
-from octane.core.vendors import create_vendor, set_tax_rate
-from tests.helpers import new_vendor
-
-NOW = utc(2026, 3, 20)
-PLUGINS = load_plugins([], use_entry_points=False)
-
-
-async def _draft(vendor: str, clock: TestClock) -> Any:
-    from octane.core.customers import get_customer_row
-
-    customer = await get_customer_row(vendor, "acme")
-    subscription = await Subscription.select().where(Subscription.vendor == vendor).first()
-    plan = await PricePlan.select().where(PricePlan.vendor == vendor).output(load_json=True).first()
-    assert subscription is not None and plan is not None
-    period = subscription_period(subscription, "month", "UTC", clock.now())
-    assert period is not None
-    cycle = await ensure_cycle(vendor, subscription, period, clock=clock)
-    draft, _ = await draft_for_period(PLUGINS, vendor, customer, subscription, plan, cycle)
-    return draft
-
-
-async def _setup() -> tuple[str, TestClock]:
-    clock = TestClock(NOW)
-    vendor = str(
-        (await create_vendor(name="V", email="v@v.example", clock=clock, test_clock_start=NOW))[
-            "id"
-        ]
-    )
-    await create_meter(vendor, name="calls", aggregation="sum", clock=clock)
-    await create_plan(
-        vendor,
-        name="p",
-        currency="USD",
-        period="month",
-        fixed_fee="20",
-        components=[{"meter": "calls", "model": "per_unit", "unit_price": "0.05"}],
-        clock=clock,
-    )
-    await create_customer(vendor, {"name": "acme", "currency": "USD"}, clock=clock)
-    await create_subscription(
-        vendor, "acme", price_plan="p", starts_at=utc(2026, 3, 1), clock=clock
-    )
-    result = await ingest(
-        vendor,
-        [{"meter": "calls", "customer": "acme", "value": "1000", "time": "2026-03-05T00:00:00Z"}],
-        clock=clock,
-    )
-    assert not result.errors
-    return vendor, clock  # charges: usage 50.00 + fee 20.00 = 70.00
+from octane.core.customers import update_customer
+from octane.core.store.tables import LedgerEntry, Subscription
+from octane.core.vendors import set_tax_rate
+from tests.helpers import NOW, draft_now, new_vendor, setup_billed_customer
 
 
 async def test_tax_uses_the_customer_rate_over_the_vendor_rate(db: Any) -> None:
-    vendor, clock = await _setup()
-    assert (await _draft(vendor, clock)).adjustments == ()  # no rate: no tax line
+    vendor, clock = await setup_billed_customer()
+    assert (await draft_now(vendor, clock)).adjustments == ()  # no rate: no tax line
     await set_tax_rate(vendor, "19")
-    draft = await _draft(vendor, clock)
+    draft = await draft_now(vendor, clock)
     assert [(a.kind, a.amount, a.source) for a in draft.adjustments] == [("tax", 1330, "tax")]
     await update_customer(vendor, "acme", {"tax_rate": "7.5"})
-    draft = await _draft(vendor, clock)
+    draft = await draft_now(vendor, clock)
     assert [(a.kind, a.amount) for a in draft.adjustments] == [("tax", 525)]  # 7.5% of 70.00
     assert draft.total == 7525
 
 
 async def test_credits_are_drawn_after_tax_soonest_expiring_first(db: Any) -> None:
-    vendor, clock = await _setup()
+    vendor, clock = await setup_billed_customer()
     await set_tax_rate(vendor, "10")  # 70.00 + 7.00 tax = 77.00
     await grant_credit(
         vendor, "acme", amount="50", currency="USD", clock=clock, description="Welcome credit"
@@ -101,7 +48,7 @@ async def test_credits_are_drawn_after_tax_soonest_expiring_first(db: Any) -> No
         expires_at=utc(2026, 3, 25),
         description="Expires before period end",
     )
-    draft = await _draft(vendor, clock)
+    draft = await draft_now(vendor, clock)
     assert [(a.kind, a.description, a.amount) for a in draft.adjustments] == [
         ("tax", "Tax (10%)", 700),
         ("credit", "Promo", -2000),
@@ -113,9 +60,9 @@ async def test_credits_are_drawn_after_tax_soonest_expiring_first(db: Any) -> No
 async def test_credit_never_takes_the_total_below_zero_and_consumption_carries_over(
     db: Any,
 ) -> None:
-    vendor, clock = await _setup()
+    vendor, clock = await setup_billed_customer()
     grant = await grant_credit(vendor, "acme", amount="100", currency="USD", clock=clock)
-    draft = await _draft(vendor, clock)
+    draft = await draft_now(vendor, clock)
     assert [(a.kind, a.amount) for a in draft.adjustments] == [("credit", -7000)]
     assert draft.total == 0
     # What finalization will record: the consumption, as a credit ledger entry.
@@ -133,9 +80,8 @@ async def test_credit_never_takes_the_total_below_zero_and_consumption_carries_o
             created_at=NOW,
         )
     )
-    draft = await _draft(vendor, clock)
+    draft = await draft_now(vendor, clock)
     assert [(a.kind, a.amount) for a in draft.adjustments] == [("credit", -3000)]
-    _ = accrue  # accruals are undiscounted: credits never enter them
 
 
 async def test_credit_and_tax_apis(api: Any) -> None:

@@ -178,7 +178,10 @@ class ConfiguredPlugin:
 
 
 def load(*enabled: str, **plugins: object) -> Any:
-    return load_plugins(enabled, extra_plugins=plugins, use_entry_points=False)
+    """Only the named plugins: the essential ones are tested where they have a database."""
+    return load_plugins(
+        enabled, extra_plugins=plugins, use_entry_points=False, include_essentials=False
+    )
 
 
 async def test_charges_of_all_plugins_are_combined_and_attributed() -> None:
@@ -197,7 +200,6 @@ async def test_charges_of_all_plugins_are_combined_and_attributed() -> None:
         usage=[UsageTotal(meter="api_calls", quantity=Decimal(10))],
     )
     assert results == [
-        ("pricing", []),  # the essential built-in: a plan without components has no lines
         ("seats", [ChargeLine(kind="seats", description="5 seats", amount=2500)]),
         ("usage", [ChargeLine(kind="usage", description="api_calls", amount=100)]),
     ]
@@ -502,3 +504,11 @@ def test_octane_plugins_command_lists_the_entry_point_plugin(tmp_path: Path) -> 
     assert listed["acme"]["version"] == "1.2.3"
     assert listed["stripe"]["enabled"] is False
     assert listed["pdf_email"]["hooks"] == ["check_compatibility"]
+
+
+def test_the_core_plugins_are_always_active() -> None:
+    host = load_plugins([], use_entry_points=False)
+    assert {"pricing", "discounts", "tax", "credits"} <= set(host.active)
+    records = {r.name: r for r in describe_plugins([], use_entry_points=False)}
+    assert records["credits"].origin == "essential" and records["credits"].enabled
+    assert records["tax"].hooks == ["apply_adjustments"]

@@ -50,7 +50,10 @@ class PooledSQLiteEngine(SQLiteEngine):
         if self._idle.empty() and self._opened < self._size:
             self._opened += 1  # counted before the await, so concurrent callers respect size
             try:
-                connection = await aiosqlite.connect(**self.connection_kwargs)
+                pending = aiosqlite.connect(**self.connection_kwargs)
+                # A kept connection must not keep the interpreter alive at exit.
+                pending._thread.daemon = True
+                connection = await pending
                 connection.row_factory = dict_factory  # type: ignore[assignment]
                 await connection.execute("PRAGMA foreign_keys = 1")
             except BaseException:
@@ -103,7 +106,7 @@ class PooledSQLiteEngine(SQLiteEngine):
                 return await cursor.fetchall()
 
     async def close(self) -> None:
-        """Close the idle connections (at shutdown)."""
+        """Close the idle connections (at shutdown); later use opens one-off connections."""
         while self._idle is not None and not self._idle.empty():
             await self._idle.get_nowait().close()
             self._opened -= 1

@@ -310,6 +310,8 @@ class Coupon(Table, tablename="coupon"):
     duration_cycles = Integer(null=True, default=None)
     expires_at = _time(null=True)
     max_redemptions = Integer(null=True, default=None)
+    times_redeemed = Integer(default=0)
+    """Moved by a guarded update, so concurrent redemptions never exceed max_redemptions."""
     applies_to = JSON(default=[])
     created_at = _time()
 

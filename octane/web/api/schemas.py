@@ -21,6 +21,8 @@ __all__ = [
     "BatchOut",
     "CorrectionIn",
     "CorrectionOut",
+    "CouponIn",
+    "CouponOut",
     "CreditIn",
     "CreditsOut",
     "CustomerIn",
@@ -35,6 +37,8 @@ __all__ = [
     "MeterOut",
     "PlanIn",
     "PlanOut",
+    "RedeemIn",
+    "RedemptionOut",
     "SubscriptionIn",
     "SubscriptionOut",
     "TaxSettings",
@@ -441,3 +445,48 @@ class TaxSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             examples=["19"],
         ),
     ]
+
+
+class CouponIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    code: Annotated[str, msgspec.Meta(examples=["LAUNCH20"])]
+    percent_off: DecimalText | None = None
+    amount_off: Annotated[
+        DecimalText | None, msgspec.Meta(description="In major units of ``currency``")
+    ] = None
+    currency: str | None = None
+    duration: Literal["once", "repeating", "forever"] = "once"
+    duration_cycles: int | None = None
+    expires_at: Annotated[
+        datetime | None, msgspec.Meta(description="No new redemptions after this time")
+    ] = None
+    max_redemptions: int | None = None
+    applies_to: Annotated[
+        list[str],
+        msgspec.Meta(description="Meter names: the discount applies to those components only"),
+    ] = msgspec.field(default_factory=list)
+
+
+class CouponOut(msgspec.Struct, kw_only=True):
+    id: str
+    code: str
+    percent_off: str | None
+    amount_off: int | None
+    currency: str | None
+    duration: str
+    duration_cycles: int | None
+    expires_at: datetime | None
+    max_redemptions: int | None
+    times_redeemed: int
+    applies_to: list[str]
+    created_at: datetime
+
+
+class RedeemIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    code: str
+
+
+class RedemptionOut(msgspec.Struct, kw_only=True):
+    id: str
+    code: str
+    customer: str
+    created_at: datetime
