@@ -56,6 +56,7 @@ ENTRY_POINT_GROUP = "octane.plugins"
 #: Always active, in this order of registration (the order never affects money).
 ESSENTIAL_PLUGINS: dict[str, str] = {
     "pricing": "octane.core.builtin.pricing",
+    "trials": "octane.core.builtin.trials",
     "discounts": "octane.core.builtin.discounts",
     "tax": "octane.core.builtin.tax",
     "credits": "octane.core.builtin.credits",
