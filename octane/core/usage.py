@@ -154,4 +154,17 @@ async def cycle_usage(
         ],
         "accrued_total": draft.subtotal,
         "accrued_total_decimal": format_minor(draft.subtotal, currency),
+        "adjustments": [
+            {
+                "kind": line.kind,
+                "description": line.description,
+                "amount": line.amount,
+                "amount_decimal": format_minor(line.amount, currency),
+                "source": line.source,
+                "reference": line.reference,
+            }
+            for line in draft.adjustments
+        ],
+        "estimated_total": draft.total,
+        "estimated_total_decimal": format_minor(draft.total, currency),
     }

@@ -507,6 +507,26 @@ async def test_corrections_change_usage(api: Any) -> None:
     # 1000 x 0.01 + 200 x 0.001 = 10.20; 2 users x 2 = 4.00; 3 packages x 1.50 = 4.50; fee 10
     assert [line["amount"] for line in usage["lines"]] == [1020, 400, 450, 1000]
     assert usage["accrued_total"] == 2870 and usage["accrued_total_decimal"] == "28.70"
+    assert usage["adjustments"] == [] and usage["estimated_total"] == 2870
+
+    # Adjustments show in the estimate, never in the (undiscounted) accrued total.
+    await api.put("/api/v1/settings/tax", json={"tax_rate": "10"}, headers=headers)
+    await api.post(
+        "/api/v1/coupons",
+        json={"code": "HALF", "percent_off": "50", "duration": "forever"},
+        headers=headers,
+    )
+    await api.post("/api/v1/customers/acme/coupons", json={"code": "HALF"}, headers=headers)
+    await api.post(
+        "/api/v1/customers/acme/credits", json={"amount": "5", "currency": "USD"}, headers=headers
+    )
+    usage = (await api.get("/api/v1/customers/acme/usage", headers=headers)).json()
+    assert [(a["kind"], a["amount"]) for a in usage["adjustments"]] == [
+        ("discount", -1435),
+        ("tax", 144),
+        ("credit", -500),
+    ]
+    assert usage["accrued_total"] == 2870 and usage["estimated_total"] == 1079
 
     fixed = await api.post(
         "/api/v1/measurements/u2/correction",

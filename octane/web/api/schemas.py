@@ -364,6 +364,15 @@ class UsageLineOut(msgspec.Struct, kw_only=True):
     """The plugin that computed the line (``pricing`` for the built-in pricing)."""
 
 
+class UsageAdjustmentOut(msgspec.Struct, kw_only=True):
+    kind: str
+    description: str
+    amount: int
+    amount_decimal: str
+    source: str
+    reference: str | None
+
+
 class UsageMeterOut(msgspec.Struct, kw_only=True):
     meter: str | None
     aggregation: str | None
@@ -382,6 +391,11 @@ class UsageOut(msgspec.Struct, kw_only=True):
     accrued_total: int
     """Undiscounted charges so far, in minor units (credits and discounts apply at invoicing)."""
     accrued_total_decimal: str
+    adjustments: list[UsageAdjustmentOut] = msgspec.field(default_factory=list)
+    """What the invoice would apply now: trial, discounts, tax, credits, in that order."""
+    estimated_total: int = 0
+    """The invoice total if the cycle were invoiced now (adjustments included)."""
+    estimated_total_decimal: str = "0"
 
 
 class LedgerEntryOut(msgspec.Struct, kw_only=True):
