@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from octane.core.catalog import create_meter, create_plan
@@ -40,31 +41,45 @@ async def draft_now(vendor: str, clock: TestClock) -> Any:
     return draft
 
 
-async def setup_billed_customer() -> tuple[str, TestClock]:
-    clock = TestClock(NOW)
-    vendor = str(
-        (await create_vendor(name="V", email="v@v.example", clock=clock, test_clock_start=NOW))[
-            "id"
-        ]
-    )
-    await create_meter(vendor, name="calls", aggregation="sum", clock=clock)
+async def setup_plan_customer(
+    now: datetime,
+    *,
+    fixed_fee: str,
+    unit_price: str,
+    minimum_charge: str = "0",
+    trial_days: int = 0,
+) -> tuple[str, TestClock]:
+    """A vendor on a test clock at ``now`` with a sum meter ``calls``, a monthly USD plan
+    ``p`` pricing it per unit, and customer ``acme`` subscribed from 2026-03-01."""
+    clock = TestClock(now)
+    vendor = await create_vendor(name="V", email="v@v.example", clock=clock, test_clock_start=now)
+    vendor_id = str(vendor["id"])
+    await create_meter(vendor_id, name="calls", aggregation="sum", clock=clock)
     await create_plan(
-        vendor,
+        vendor_id,
         name="p",
         currency="USD",
         period="month",
-        fixed_fee="20",
-        components=[{"meter": "calls", "model": "per_unit", "unit_price": "0.05"}],
+        fixed_fee=fixed_fee,
+        minimum_charge=minimum_charge,
+        trial_days=trial_days,
+        components=[{"meter": "calls", "model": "per_unit", "unit_price": unit_price}],
         clock=clock,
     )
-    await create_customer(vendor, {"name": "acme", "currency": "USD"}, clock=clock)
+    await create_customer(vendor_id, {"name": "acme", "currency": "USD"}, clock=clock)
     await create_subscription(
-        vendor, "acme", price_plan="p", starts_at=utc(2026, 3, 1), clock=clock
+        vendor_id, "acme", price_plan="p", starts_at=utc(2026, 3, 1), clock=clock
     )
+    return vendor_id, clock
+
+
+async def setup_billed_customer() -> tuple[str, TestClock]:
+    """``setup_plan_customer`` with 1,000 calls on March 5: usage 50.00 + fee 20.00 = 70.00."""
+    vendor, clock = await setup_plan_customer(NOW, fixed_fee="20", unit_price="0.05")
     result = await ingest(
         vendor,
         [{"meter": "calls", "customer": "acme", "value": "1000", "time": "2026-03-05T00:00:00Z"}],
         clock=clock,
     )
     assert not result.errors
-    return vendor, clock  # charges: usage 50.00 + fee 20.00 = 70.00
+    return vendor, clock

@@ -6,43 +6,18 @@ import asyncio
 from typing import Any
 
 from octane.core.accrual import accrue_open_cycles
-from octane.core.catalog import create_meter, create_plan
 from octane.core.clock import TestClock, utc
 from octane.core.clocks import advance_test_clock
-from octane.core.customers import create_customer
 from octane.core.ledger import accrue, check_invariants
 from octane.core.metering import correct_measurement, ingest
-from octane.core.plugins import load_plugins
 from octane.core.store.tables import BillingCycle, LedgerEntry
-from octane.core.subscriptions import create_subscription
-from octane.core.vendors import create_vendor
+from tests.helpers import PLUGINS, setup_plan_customer
 
 START = utc(2026, 3, 10, 12)
-PLUGINS = load_plugins([], use_entry_points=False)
 
 
 async def _setup() -> tuple[str, TestClock]:
-    clock = TestClock(START)
-    vendor = str(
-        (await create_vendor(name="V", email="v@v.example", clock=clock, test_clock_start=START))[
-            "id"
-        ]
-    )
-    await create_meter(vendor, name="calls", aggregation="sum", clock=clock)
-    await create_plan(
-        vendor,
-        name="p",
-        currency="USD",
-        period="month",
-        fixed_fee="5",
-        components=[{"meter": "calls", "model": "per_unit", "unit_price": "0.01"}],
-        clock=clock,
-    )
-    await create_customer(vendor, {"name": "acme", "currency": "USD"}, clock=clock)
-    await create_subscription(
-        vendor, "acme", price_plan="p", starts_at=utc(2026, 3, 1), clock=clock
-    )
-    return vendor, clock
+    return await setup_plan_customer(START, fixed_fee="5", unit_price="0.01")
 
 
 async def _usage(vendor: str, clock: TestClock, key: str, value: str, day: int) -> None:

@@ -4,40 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from octane.core.catalog import create_meter, create_plan
 from octane.core.clock import TestClock, utc
 from octane.core.clocks import advance_test_clock
-from octane.core.customers import create_customer
 from octane.core.metering import ingest
-from octane.core.subscriptions import create_subscription
-from octane.core.vendors import create_vendor, set_tax_rate
-from tests.helpers import draft_now
+from octane.core.vendors import set_tax_rate
+from tests.helpers import draft_now, setup_plan_customer
 
 
 async def _trial_customer(trial_days: int, now: Any) -> tuple[str, TestClock]:
-    clock = TestClock(now)
-    vendor = str(
-        (await create_vendor(name="V", email="v@v.example", clock=clock, test_clock_start=now))[
-            "id"
-        ]
+    return await setup_plan_customer(
+        now, fixed_fee="31", unit_price="0.01", minimum_charge="100", trial_days=trial_days
     )
-    await create_meter(vendor, name="calls", aggregation="sum", clock=clock)
-    await create_plan(
-        vendor,
-        name="p",
-        currency="USD",
-        period="month",
-        fixed_fee="31",
-        minimum_charge="100",
-        trial_days=trial_days,
-        components=[{"meter": "calls", "model": "per_unit", "unit_price": "0.01"}],
-        clock=clock,
-    )
-    await create_customer(vendor, {"name": "acme", "currency": "USD"}, clock=clock)
-    await create_subscription(
-        vendor, "acme", price_plan="p", starts_at=utc(2026, 3, 1), clock=clock
-    )
-    return vendor, clock
 
 
 async def _use(vendor: str, clock: TestClock, day: int, value: str) -> None:
