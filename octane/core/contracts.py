@@ -166,6 +166,8 @@ class AdjustmentLine(msgspec.Struct, frozen=True, kw_only=True):
     """The id of what produced it (a coupon redemption, a credit grant...)."""
     details: dict[str, Any] = msgspec.field(default_factory=dict)
     source: str = ""
+    stage: str = ""
+    """Filled in by the core with the stage (trial, discount, tax, credit) that produced it."""
 
 
 class DraftInvoice(msgspec.Struct, frozen=True, kw_only=True):

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from octane.core.errors import ValidationError
 
-__all__ = ["SETTING_NAMES", "parse_duration", "validate_overrides"]
+__all__ = [
+    "DEFAULTS",
+    "SETTING_NAMES",
+    "InvoiceSettings",
+    "effective_settings",
+    "parse_duration",
+    "validate_overrides",
+]
 
 _DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -35,6 +43,62 @@ SETTING_NAMES = (
     "payment_retry_schedule",
     "notifications",
 )
+
+
+#: What a vendor gets until it changes a setting. Delivery and auto-charge are on (the
+#: source document's automated invoicing), with a day to review usage and three days to
+#: validate the invoice; retries after 1, 3, 5 and 7 days, then uncollectible.
+DEFAULTS: dict[str, Any] = {
+    "invoice_delivery": True,
+    "invoice_grace_period": "P1D",
+    "invoicing_via_provider": False,
+    "payment_grace_period": "P3D",
+    "auto_charge": True,
+    "payment_provider": None,
+    "payment_retry_schedule": ["P1D", "P3D", "P5D", "P7D"],
+    "notifications": True,
+}
+
+
+@dataclass(frozen=True)
+class InvoiceSettings:
+    """The settings in force for one customer: the vendor's, with the customer's overrides."""
+
+    invoice_delivery: bool
+    invoice_grace_period: timedelta
+    invoicing_via_provider: bool
+    payment_grace_period: timedelta
+    auto_charge: bool
+    payment_provider: str | None
+    payment_retry_schedule: tuple[timedelta, ...]
+    notifications: bool
+    raw: Mapping[str, Any]
+    """The merged JSON form, stored on an invoice when it is finalized."""
+
+
+def effective_settings(
+    vendor: Mapping[str, Any] | None, customer: Mapping[str, Any] | None = None
+) -> InvoiceSettings:
+    """Defaults, then the vendor's settings, then the customer's overrides."""
+    merged = {**DEFAULTS, **(vendor or {}), **(customer or {})}
+    return InvoiceSettings(
+        invoice_delivery=bool(merged["invoice_delivery"]),
+        invoice_grace_period=parse_duration(
+            merged["invoice_grace_period"], field="invoice_grace_period"
+        ),
+        invoicing_via_provider=bool(merged["invoicing_via_provider"]),
+        payment_grace_period=parse_duration(
+            merged["payment_grace_period"], field="payment_grace_period"
+        ),
+        auto_charge=bool(merged["auto_charge"]),
+        payment_provider=merged["payment_provider"] or None,
+        payment_retry_schedule=tuple(
+            parse_duration(item, field="payment_retry_schedule")
+            for item in merged["payment_retry_schedule"]
+        ),
+        notifications=bool(merged["notifications"]),
+        raw=merged,
+    )
 
 
 def parse_duration(value: object, *, field: str) -> timedelta:
@@ -76,8 +140,10 @@ def validate_overrides(
             raise ValidationError("Must be true or false.", field=field)
         if key in _DURATIONS:
             parse_duration(value, field=field)
-        if key == "payment_provider" and not (isinstance(value, str) and value):
-            raise ValidationError("Must be the name of a payment provider.", field=field)
+        if key == "payment_provider" and not (value is None or (isinstance(value, str) and value)):
+            raise ValidationError(
+                "Must be the name of a payment provider, or null for none.", field=field
+            )
         if key == "payment_retry_schedule":
             if not isinstance(value, list) or len(value) > 20:
                 raise ValidationError(

@@ -95,7 +95,7 @@ async def compute_draft(
             "apply_adjustments", stage=stage, draft=draft, vendor=vendor, customer=customer
         )
         added = [
-            line
+            msgspec.structs.replace(line, stage=stage.value)
             for plugin, returned in returned_by
             for line in _checked(returned, AdjustmentLine, plugin, "apply_adjustments")
         ]

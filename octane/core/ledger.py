@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from octane.core.clock import Clock
+from octane.core.contracts import DraftInvoice
 from octane.core.errors import ValidationError
 from octane.core.store.engine import write_transaction
 from octane.core.store.tables import BillingCycle, Invoice, LedgerEntry
@@ -31,6 +32,7 @@ __all__ = [
     "accrue",
     "check_invariants",
     "entries_for_customer",
+    "post_invoice",
 ]
 
 KINDS = (
@@ -111,6 +113,52 @@ async def accrue(
     return delta
 
 
+async def post_invoice(
+    vendor_id: str, invoice_id: str, draft: DraftInvoice, *, at: datetime
+) -> None:
+    """The ledger side of finalization: one entry per charge line and per adjustment.
+
+    Adjustments are recorded under their stage (trial, discount, tax, credit); a credit
+    entry's ``source_ref`` is the grant it drew from, which is how a grant's remaining
+    amount is known. Call inside the finalizing transaction.
+    """
+    refs = [f"{invoice_id}:charge:{n}" for n in range(1, len(draft.charges) + 1)]
+    entries = [
+        LedgerEntry(
+            vendor=vendor_id,
+            customer=draft.customer.id,
+            cycle=draft.cycle.id,
+            invoice=invoice_id,
+            kind="charge",
+            amount=line.amount,
+            currency=draft.currency,
+            description=line.description,
+            source_ref=ref,
+            effective_at=at,
+            created_at=at,
+        )
+        for line, ref in zip(draft.charges, refs, strict=True)
+    ]
+    entries += [
+        LedgerEntry(
+            vendor=vendor_id,
+            customer=draft.customer.id,
+            cycle=draft.cycle.id,
+            invoice=invoice_id,
+            kind=line.stage,
+            amount=line.amount,
+            currency=draft.currency,
+            description=line.description,
+            source_ref=line.reference,
+            effective_at=at,
+            created_at=at,
+        )
+        for line in draft.adjustments
+    ]
+    if entries:
+        await LedgerEntry.insert(*entries)
+
+
 async def entries_for_customer(
     vendor_id: str,
     customer_id: str,
@@ -148,6 +196,8 @@ async def check_invariants(
 
     * A cycle's ``accrued_amount`` equals the sum of its accrual entries.
     * A finalized invoice's total equals the sum of its ledger entries.
+    * A customer's balance (every entry but accruals, replayed) equals what their
+      finalized, non-void invoices still have due.
     """
     problems: list[Problem] = []
     scope = "vendor = {}"
@@ -187,5 +237,28 @@ async def check_invariants(
         if int(invoice["total"]) != found:
             problems.append(
                 Problem("invoice total", str(invoice["id"]), int(invoice["total"]), found)
+            )
+    balances = {
+        str(r["customer"]): int(r["total"])
+        for r in await LedgerEntry.raw(
+            f"SELECT customer, SUM(amount) AS total FROM ledger_entry WHERE {scope} "
+            "AND kind <> 'accrual' GROUP BY customer",
+            *args,
+        )
+    }
+    owed = {
+        str(r["customer"]): int(r["due"])
+        for r in await Invoice.raw(
+            f"SELECT customer, SUM(amount_due - amount_paid) AS due FROM invoice "
+            f"WHERE {scope} AND status NOT IN ('draft', 'void') GROUP BY customer",
+            *args,
+        )
+    }
+    for customer in sorted(set(balances) | set(owed)):
+        if balances.get(customer, 0) != owed.get(customer, 0):
+            problems.append(
+                Problem(
+                    "customer balance", customer, owed.get(customer, 0), balances.get(customer, 0)
+                )
             )
     return problems

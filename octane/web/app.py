@@ -16,8 +16,10 @@ from litestar.template import TemplateConfig
 import octane
 from octane.core.runtime import Octane
 from octane.web.api.catalog import MeterController, PlanController
+from octane.web.api.clock import ClockController
 from octane.web.api.coupons import CouponController, RedemptionController
 from octane.web.api.customers import CustomerController
+from octane.web.api.invoices import InvoiceController
 from octane.web.api.measurements import MeasurementController
 from octane.web.api.settings import SettingsController
 from octane.web.api.vendor import VendorController
@@ -72,6 +74,8 @@ def create_app(runtime: Octane, *, debug: bool = False) -> Litestar:
             SettingsController,
             CouponController,
             RedemptionController,
+            InvoiceController,
+            ClockController,
             *plugin_routes,
         ],
         dependencies={

@@ -250,7 +250,10 @@ class InvoiceLine(Table, tablename="invoice_line"):
     vendor = _fk(Vendor)
     invoice = _fk(Invoice)
     position = Integer()
+    section = Varchar(length=20, default="charge")
+    """``charge`` (from compute_charges) or ``adjustment`` (from apply_adjustments)."""
     kind = Varchar(length=50)
+    """A charge's kind (usage, fixed_fee, ...) or an adjustment's stage (trial, discount...)."""
     description = Text()
     meter = Varchar(length=200, null=True, default=None)
     quantity = Varchar(length=60, null=True, default=None)
