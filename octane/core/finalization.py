@@ -163,7 +163,7 @@ async def finalize_invoice(
             # One finalization per customer at a time: credits drawn by one invoice are
             # seen by the next.
             await Customer.raw(
-                "SELECT id FROM customer WHERE id = {} FOR UPDATE", invoice["customer"]
+                "SELECT id FROM customer WHERE id = {} FOR NO KEY UPDATE", invoice["customer"]
             )
         moved = await (
             BillingCycle.update({BillingCycle.state: "invoiced"})

@@ -127,9 +127,9 @@ def validate_overrides(
 ) -> dict[str, Any]:
     """Validate a (possibly partial) set of settings; return it unchanged when valid."""
     if not isinstance(raw, Mapping):
-        raise ValidationError("Invoice settings must be an object.", field=prefix)
+        raise ValidationError("Invoice settings must be an object.", field=prefix or None)
     for key, value in raw.items():
-        field = f"{prefix}.{key}"
+        field = f"{prefix}.{key}" if prefix else key
         if key not in SETTING_NAMES:
             raise ValidationError(
                 f"'{key}' is not an invoice setting; the settings are {', '.join(SETTING_NAMES)}.",

@@ -358,8 +358,26 @@ async def _store(vendor_id: str, items: list[_Item], now: datetime, result: Inge
         )
         for i in first.values()
     ]
-    created, existing = await bulk.insert_measurements(rows, vendor_id)
+    created, existing, fenced = await bulk.insert_measurements(rows, vendor_id)
+    if fenced:  # invoiced between our check and the write: refused like any late item
+        late = [item for item in items if item.key in fenced]
+        invoiced = await _invoiced_cycles(
+            vendor_id, {i.customer_id for i in late}, min(i.time for i in late)
+        )
+        for item in late:
+            try:
+                _check_open_cycle(item, invoiced)
+                raise StateError(
+                    f"The billing cycle containing {item.time.isoformat()} was invoiced "
+                    "while this measurement was being stored.",
+                    field="time",
+                    code="cycle_invoiced",
+                )
+            except OctaneError as error:
+                result.errors.append(ItemError(item.index, error))
     for item in [*first.values(), *repeats]:
+        if item.key in fenced:
+            continue
         stored_hash = item.content_hash if item.key in created else existing.get(item.key)
         if item.key in created and item is first[item.key]:
             result.accepted += 1

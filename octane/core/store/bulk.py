@@ -14,13 +14,22 @@ writes them all and commits once. Each request still gets its own answer, and a
 batch in the group sees the rows of the batches before it (duplicates across
 concurrent requests are found). If a group fails, its batches are retried one by
 one, so one bad batch cannot fail the others.
+
+The **invoiced-cycle fence** is checked inside the same transaction as the insert:
+a row whose time falls in a cycle that is already invoiced is not written (and is
+reported back), even if the cycle was invoiced after the request's own check. On
+SQLite the finalizing transaction and this one are serialized; on PostgreSQL the
+customers' cycle rows are read ``FOR SHARE``, so a finalization in progress is
+waited for, and a finalization that starts later waits for this insert to commit
+before it reads the usage. Either way a measurement is billed or refused, never
+stored and then left out of its invoice.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import aiosqlite
@@ -30,7 +39,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from octane.core.store.engine import current_engine
 from octane.core.store.sqlite_pool import PooledSQLiteEngine
 
-__all__ = ["MeasurementRow", "insert_measurements"]
+__all__ = ["MeasurementRow", "Outcome", "insert_measurements"]
 
 #: (vendor, customer, meter, key, value_micros, time, labels json, content_hash, received_at)
 MeasurementRow = tuple[str, str, str, str, int, datetime, str, str, datetime]
@@ -42,12 +51,33 @@ _COLUMNS = (
 _CHUNK = 500
 
 
-async def insert_measurements(
-    rows: Sequence[MeasurementRow], vendor_id: str
-) -> tuple[set[str], dict[str, str]]:
-    """Insert rows whose key is new; return (keys created, {existing key: content hash})."""
+#: (keys created, {existing key: content hash}, keys refused by the invoiced-cycle fence)
+Outcome = tuple[set[str], dict[str, str], set[str]]
+
+
+def _as_time(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _fenced(rows: Sequence[MeasurementRow], invoiced: Sequence[tuple[Any, Any, Any]]) -> set[str]:
+    """Keys of the rows whose time falls in one of the invoiced ``(customer, start, end)``."""
+    periods: dict[str, list[tuple[datetime, datetime]]] = {}
+    for customer, start, end in invoiced:
+        periods.setdefault(str(customer), []).append((_as_time(start), _as_time(end)))
+    return {
+        row[3]
+        for row in rows
+        if any(start <= row[5] < end for start, end in periods.get(row[1], ()))
+    }
+
+
+async def insert_measurements(rows: Sequence[MeasurementRow], vendor_id: str) -> Outcome:
+    """Insert rows whose key is new and whose cycle is not invoiced."""
     if not rows:
-        return set(), {}
+        return set(), {}, set()
     engine = current_engine()
     if isinstance(engine, PostgresEngine):
         return await _postgres(engine, rows, vendor_id)
@@ -55,13 +85,20 @@ async def insert_measurements(
     return await _sqlite(engine, rows, vendor_id)
 
 
-Outcome = tuple[set[str], dict[str, str]]
-
-
 async def _write_one(
     connection: aiosqlite.Connection, rows: Sequence[MeasurementRow], vendor_id: str
 ) -> Outcome:
     """Check and insert one batch inside the caller's transaction."""
+    customers = sorted({row[1] for row in rows})
+    marks = ", ".join("?" for _ in customers)
+    async with connection.execute(
+        'SELECT "customer", "period_start", "period_end" FROM "billing_cycle" '
+        f'WHERE "vendor" = ? AND "state" = \'invoiced\' AND "period_end" > ? '
+        f'AND "customer" IN ({marks})',
+        (vendor_id, min(row[5] for row in rows), *customers),
+    ) as cursor:
+        fenced = _fenced(rows, [tuple(r) for r in await cursor.fetchall()])
+    rows = [row for row in rows if row[3] not in fenced]
     keys = [row[3] for row in rows]
     existing: dict[str, str] = {}
     for start in range(0, len(keys), _CHUNK):
@@ -78,7 +115,7 @@ async def _write_one(
         f'INSERT INTO "measurement" ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         fresh,
     )
-    return {row[3] for row in fresh}, existing
+    return {row[3] for row in fresh}, existing, fenced
 
 
 async def _write_group(
@@ -146,8 +183,7 @@ async def _sqlite(engine: SQLiteEngine, rows: Sequence[MeasurementRow], vendor_i
 
 async def _postgres(
     engine: PostgresEngine, rows: Sequence[MeasurementRow], vendor_id: str
-) -> tuple[set[str], dict[str, str]]:
-    columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
+) -> Outcome:
     sql = (
         f'INSERT INTO "measurement" ({_COLUMNS}) '
         "SELECT v, c, m, k, val, t, l::json, h, r, false, '', '' FROM unnest("
@@ -159,6 +195,26 @@ async def _postgres(
     connection = await engine.pool.acquire() if engine.pool else await engine.get_new_connection()
     try:
         async with connection.transaction():
+            cycles = await connection.fetch(
+                'SELECT "customer", "period_start", "period_end", "state" FROM "billing_cycle" '
+                'WHERE "vendor" = $1 AND "customer" = ANY($2::varchar[]) AND "period_end" > $3 '
+                "FOR SHARE",
+                vendor_id,
+                sorted({row[1] for row in rows}),
+                min(row[5] for row in rows),
+            )
+            fenced = _fenced(
+                rows,
+                [
+                    (c["customer"], c["period_start"], c["period_end"])
+                    for c in cycles
+                    if c["state"] == "invoiced"
+                ],
+            )
+            rows = [row for row in rows if row[3] not in fenced]
+            if not rows:
+                return set(), {}, fenced
+            columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
             created = {record["key"] for record in await connection.fetch(sql, *columns)}
             others = [key for key in columns[3] if key not in created]
             existing: dict[str, str] = {}
@@ -175,4 +231,4 @@ async def _postgres(
             await engine.pool.release(connection)
         else:
             await connection.close()
-    return created, existing
+    return created, existing, fenced

@@ -22,6 +22,7 @@ from octane.core.customers import (
 from octane.core.ledger import check_invariants, entries_for_customer
 from octane.core.subscriptions import create_subscription, get_subscription
 from octane.core.usage import cycle_usage
+from octane.core.vendor_settings import check_provider
 from octane.web.api.schemas import (
     ERROR_RESPONSES,
     CreditIn,
@@ -42,12 +43,22 @@ __all__ = ["CustomerController"]
 Vendor = NamedDependency[str]
 
 
-def _fields(data: msgspec.Struct) -> dict[str, Any]:
-    return {
+def _fields(data: msgspec.Struct, request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """The fields sent, with a per-customer payment provider checked against the enabled
+    plugins' providers."""
+    fields = {
         name: value
         for name, value in msgspec.structs.asdict(data).items()
         if value is not msgspec.UNSET
     }
+    overrides = fields.get("invoice_settings")
+    if isinstance(overrides, dict) and "payment_provider" in overrides:
+        check_provider(
+            overrides["payment_provider"],
+            request.app.state.octane.plugins.payment_providers,
+            field="invoice_settings.payment_provider",
+        )
+    return fields
 
 
 class CustomerController(Controller):
@@ -56,9 +67,13 @@ class CustomerController(Controller):
 
     @post(summary="Create a customer", responses=ERROR_RESPONSES)
     async def create(
-        self, vendor_id: Vendor, clock: NamedDependency[Clock], data: JSONBody[CustomerIn]
+        self,
+        request: Request[Any, Any, Any],
+        vendor_id: Vendor,
+        clock: NamedDependency[Clock],
+        data: JSONBody[CustomerIn],
     ) -> CustomerOut:
-        created = await create_customer(vendor_id, _fields(data), clock=clock)
+        created = await create_customer(vendor_id, _fields(data, request), clock=clock)
         return msgspec.convert(created, CustomerOut)
 
     @get(summary="List customers (by name, paginated)", responses=ERROR_RESPONSES)
@@ -84,12 +99,15 @@ class CustomerController(Controller):
     @patch("/{name:str}", summary="Update a customer", responses=ERROR_RESPONSES)
     async def update(
         self,
+        request: Request[Any, Any, Any],
         vendor_id: Vendor,
         clock: NamedDependency[Clock],
         name: FromPath[str],
         data: JSONBody[CustomerPatch],
     ) -> CustomerOut:
-        return msgspec.convert(await update_customer(vendor_id, name, _fields(data)), CustomerOut)
+        return msgspec.convert(
+            await update_customer(vendor_id, name, _fields(data, request)), CustomerOut
+        )
 
     @post(
         "/{name:str}/subscription",

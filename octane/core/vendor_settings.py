@@ -1,0 +1,92 @@
+"""A vendor's invoice settings and invoice numbering, as the API and the portal change them.
+
+Settings are stored as the vendor's own choices (a partial JSON object); what is
+in force is :func:`~octane.core.invoice_settings.effective_settings` of them, so a
+default can improve later without rewriting every vendor's row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from octane.core.errors import ValidationError
+from octane.core.invoice_numbers import DEFAULT_FORMAT, validate_number_format
+from octane.core.invoice_settings import DEFAULTS, validate_overrides
+from octane.core.store.tables import Vendor
+from octane.core.vendors import get_vendor
+
+__all__ = [
+    "check_provider",
+    "get_invoice_settings",
+    "get_numbering",
+    "set_numbering",
+    "update_invoice_settings",
+]
+
+
+def check_provider(value: object, providers: Collection[str], *, field: str) -> None:
+    """A payment provider must be one an enabled plugin provides."""
+    if value is not None and value not in providers:
+        raise ValidationError(
+            f"'{value}' is not an available payment provider; available: "
+            f"{', '.join(sorted(providers)) or '(none: enable a provider plugin)'}.",
+            field=field,
+            code="unknown_provider",
+        )
+
+
+async def _stored(vendor_id: str) -> dict[str, Any]:
+    """The settings the vendor chose (not the defaults)."""
+    await get_vendor(vendor_id)  # a clear 404 for an unknown vendor
+    row = await (
+        Vendor.select(Vendor.invoice_settings)
+        .where(Vendor.id == vendor_id)
+        .output(load_json=True)
+        .first()
+    )
+    assert row is not None
+    return dict(row["invoice_settings"] or {})
+
+
+async def get_invoice_settings(vendor_id: str) -> dict[str, Any]:
+    """The vendor's settings in force (defaults where the vendor chose nothing)."""
+    return {**DEFAULTS, **await _stored(vendor_id)}
+
+
+async def update_invoice_settings(
+    vendor_id: str, changes: Mapping[str, Any], *, providers: Collection[str]
+) -> dict[str, Any]:
+    """Set the given settings (others keep their value); return the settings in force."""
+    validate_overrides(changes, prefix="")
+    check_provider(changes.get("payment_provider"), providers, field="payment_provider")
+    stored = {**await _stored(vendor_id), **changes}
+    await Vendor.update({Vendor.invoice_settings: stored}).where(Vendor.id == vendor_id)
+    return {**DEFAULTS, **stored}
+
+
+async def get_numbering(vendor_id: str) -> dict[str, str]:
+    vendor = await get_vendor(vendor_id)
+    return {
+        "prefix": str(vendor["invoice_prefix"]),
+        "format": str(vendor["invoice_number_format"] or DEFAULT_FORMAT),
+    }
+
+
+async def set_numbering(
+    vendor_id: str, *, prefix: str | None = None, template: str | None = None
+) -> dict[str, str]:
+    """Change the prefix and/or the format of the vendor's next invoice numbers."""
+    values: dict[Any, Any] = {}
+    if prefix is not None:
+        if not (1 <= len(prefix) <= 20 and all(c.isalnum() or c in "-_/." for c in prefix)):
+            raise ValidationError(
+                "A prefix is 1 to 20 letters, digits or - _ / . characters.", field="prefix"
+            )
+        values[Vendor.invoice_prefix] = prefix
+    if template is not None:
+        values[Vendor.invoice_number_format] = validate_number_format(template, field="format")
+    await get_vendor(vendor_id)
+    if values:
+        await Vendor.update(values).where(Vendor.id == vendor_id)
+    return await get_numbering(vendor_id)
