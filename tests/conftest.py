@@ -118,7 +118,7 @@ async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Any]:
 
     engine = await open_engine(db_url, pool=False)
     config = load_config(env={"OCTANE_DATA_DIR": str(tmp_path / "data")})
-    plugins = load_plugins([], use_entry_points=False)
+    plugins = load_plugins(["sandbox"], use_entry_points=False)
     runtime = Octane(config=config, plugins=plugins, engine=engine, clock=SystemClock())
     async with AsyncTestClient(app=create_app(runtime)) as client:
         yield client

@@ -26,7 +26,7 @@ async def new_vendor(name: str = "Vendor", *, test_clock: Any = None) -> dict[st
 
 
 NOW = utc(2026, 3, 20)
-PLUGINS = load_plugins([], use_entry_points=False)
+PLUGINS = load_plugins(["sandbox"], use_entry_points=False)
 
 
 async def draft_now(vendor: str, clock: TestClock) -> Any:

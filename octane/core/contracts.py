@@ -34,6 +34,8 @@ __all__ = [
     "FailureCode",
     "InvoiceView",
     "JobSpec",
+    "Notification",
+    "NotificationKind",
     "PaymentProviderInfo",
     "PaymentResult",
     "PaymentStatus",
@@ -71,6 +73,9 @@ class CustomerView(msgspec.Struct, frozen=True, kw_only=True):
     tax_rate: Decimal | None = None
     provider_ids: dict[str, str] = msgspec.field(default_factory=dict)
     """Provider name -> that provider's id for this customer (e.g. ``{"stripe": "cus_..."}``)."""
+    payment_config: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Provider name -> settings of that provider for this customer (e.g. the sandbox's
+    scripted outcomes)."""
 
 
 class Tier(msgspec.Struct, frozen=True, kw_only=True):
@@ -343,6 +348,34 @@ class DeliveryChannelInfo(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     display_name: str
     plugin: str = ""
+
+
+# ------------------------------------------------------------------ notifications
+
+
+class NotificationKind(enum.StrEnum):
+    PAYMENT_FAILED = "payment_failed"
+    """A charge failed; another is scheduled."""
+    PAYMENT_FINAL_FAILURE = "payment_final_failure"
+    """The last scheduled charge failed: the invoice is uncollectible."""
+    PAYMENT_RECEIVED = "payment_received"
+
+
+class Notification(msgspec.Struct, frozen=True, kw_only=True):
+    """A message to the customer about an invoice (``send_notification``)."""
+
+    id: str
+    """Deterministic (kind and attempt): a re-sent notification carries the same id."""
+    kind: NotificationKind
+    invoice: InvoiceView
+    attempt: AttemptView | None = None
+    failure_code: FailureCode | None = None
+    message: str = ""
+    """What happened, in a sentence for the customer."""
+    remedy: str = ""
+    """What the customer can do about it."""
+    next_attempt_at: datetime | None = None
+    """When the next charge is scheduled (payment_failed)."""
 
 
 # ------------------------------------------------------------------ registrations

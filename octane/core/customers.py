@@ -15,6 +15,7 @@ from octane.core.errors import ConflictError, NotFoundError, ValidationError
 from octane.core.ids import new_id
 from octane.core.invoice_settings import validate_overrides
 from octane.core.money import get_currency, parse_decimal
+from octane.core.payment_config import validate_payment_config
 from octane.core.store.engine import is_postgres
 from octane.core.store.tables import Customer, Subscription
 
@@ -37,6 +38,7 @@ UPDATABLE = (
     "tax_rate",
     "invoice_settings",
     "provider_ids",
+    "payment_config",
 )
 
 
@@ -85,6 +87,8 @@ def _clean(fields: Mapping[str, Any]) -> dict[str, Any]:
         out["invoice_settings"] = validate_overrides(fields["invoice_settings"] or {})
     if "provider_ids" in fields:
         out["provider_ids"] = _string_map(fields["provider_ids"], "provider_ids")
+    if "payment_config" in fields:
+        out["payment_config"] = validate_payment_config(fields["payment_config"] or {})
     return out
 
 
@@ -100,6 +104,7 @@ def _out(row: Mapping[str, Any]) -> dict[str, Any]:
         "tax_rate": row["tax_rate"],
         "invoice_settings": row["invoice_settings"],
         "provider_ids": row["provider_ids"],
+        "payment_config": row["payment_config"],
         "created_at": row["created_at"],
     }
 
@@ -115,6 +120,7 @@ def customer_view(row: Mapping[str, Any]) -> CustomerView:
         address=dict(row["address"] or {}),
         tax_rate=Decimal(row["tax_rate"]) if row["tax_rate"] is not None else None,
         provider_ids=dict(row["provider_ids"] or {}),
+        payment_config=dict(row["payment_config"] or {}),
     )
 
 

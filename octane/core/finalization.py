@@ -36,6 +36,7 @@ from octane.core.store.tables import (
     Subscription,
     Vendor,
 )
+from octane.core.timeline import record
 from octane.core.usage import draft_for_period
 
 __all__ = ["close_cycle", "finalize_invoice", "invoice_lines"]
@@ -211,6 +212,9 @@ async def _write_final(
             Invoice.collect_at: due_at,
             Invoice.paid_at: now if total == 0 else None,
             Invoice.delivery_status: "pending" if settings.invoice_delivery else "off",
+            Invoice.next_payment_at: due_at
+            if total > 0 and settings.auto_charge and settings.payment_provider
+            else None,
             Invoice.settings_snapshot: dict(settings.raw),
         }
     ).where((Invoice.id == invoice["id"]) & (Invoice.status == "draft"))
@@ -224,3 +228,4 @@ async def _write_final(
         description="Revenue accrued (final)",
     )
     await post_invoice(vendor_id, invoice["id"], draft, at=now)
+    await record(vendor_id, "invoice.finalized", invoice["id"], at=now, number=number, total=total)

@@ -15,7 +15,8 @@ Three kinds of hooks live here:
 
 * **Money hooks** (``compute_charges``, ``apply_adjustments``): called while an
   invoice is (re)computed. Pure computations: no I/O that changes anything.
-* **Action hooks** (``deliver_invoice``, ``collect_payment``, ``reconcile_payment``):
+* **Action hooks** (``deliver_invoice``, ``send_notification``, ``collect_payment``,
+  ``reconcile_payment``):
   called for *one* plugin only, the one owning the channel or provider in use,
   never broadcast. They may return an awaitable (``async def``).
 * **Registration hooks** (``register_*``, ``plugin_config_schema``,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
         DraftInvoice,
         InvoiceView,
         JobSpec,
+        Notification,
         PaymentProviderInfo,
         PaymentResult,
         PlanView,
@@ -160,6 +162,36 @@ def deliver_invoice(
 
     Must never: send the same invoice twice for one call (derive any message
     id from ``invoice.id`` so a re-run is recognisable), or change the invoice.
+    """
+
+
+@hookspec
+def send_notification(
+    notification: Notification,
+    channel: str,
+    vendor: VendorView,
+    customer: CustomerView,
+    settings: dict[str, Any],
+) -> DeliveryResult | Awaitable[DeliveryResult]:
+    """Send the customer a notification about an invoice through a channel this plugin owns.
+
+    Called when the customer's notifications setting is on: after a failed charge
+    (``payment_failed``, with the next attempt's time), after the last scheduled charge
+    failed (``payment_final_failure``: the invoice is now uncollectible), and after a
+    successful charge (``payment_received``). Only the plugin that registered
+    ``channel`` is called: the same channel invoices are delivered on.
+
+    :param notification: What to tell the customer, with the invoice, the attempt,
+        the neutral failure code, a message and a remedy.
+    :param channel: The name of the delivery channel to use (one of yours).
+    :param vendor: The vendor sending it.
+    :param customer: The recipient.
+    :param settings: The effective invoice settings for this customer.
+    :return: A :class:`~octane.core.contracts.DeliveryResult`; a failed notification is
+        recorded in the invoice's timeline and not retried.
+
+    Must never: send twice for one ``notification.id`` (use it as the message id), or
+    change anything about the invoice or the payment.
     """
 
 

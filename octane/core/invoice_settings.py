@@ -42,6 +42,7 @@ SETTING_NAMES = (
     "payment_provider",
     "payment_retry_schedule",
     "notifications",
+    "delivery_channel",
 )
 
 
@@ -57,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "payment_provider": None,
     "payment_retry_schedule": ["P1D", "P3D", "P5D", "P7D"],
     "notifications": True,
+    "delivery_channel": "email",
 }
 
 
@@ -72,6 +74,9 @@ class InvoiceSettings:
     payment_provider: str | None
     payment_retry_schedule: tuple[timedelta, ...]
     notifications: bool
+    delivery_channel: str
+    """Where invoices and notifications go when the provider does not invoice: ``email``
+    (the pdf_email plugin) by default."""
     raw: Mapping[str, Any]
     """The merged JSON form, stored on an invoice when it is finalized."""
 
@@ -97,6 +102,7 @@ def effective_settings(
             for item in merged["payment_retry_schedule"]
         ),
         notifications=bool(merged["notifications"]),
+        delivery_channel=str(merged["delivery_channel"]),
         raw=merged,
     )
 
@@ -140,6 +146,8 @@ def validate_overrides(
             raise ValidationError("Must be true or false.", field=field)
         if key in _DURATIONS:
             parse_duration(value, field=field)
+        if key == "delivery_channel" and not (isinstance(value, str) and value):
+            raise ValidationError("Must be the name of a delivery channel.", field=field)
         if key == "payment_provider" and not (value is None or (isinstance(value, str) and value)):
             raise ValidationError(
                 "Must be the name of a payment provider, or null for none.", field=field

@@ -22,9 +22,11 @@ from octane.core.store.tables import (
     Customer,
     Invoice,
     InvoiceLine,
+    PaymentAttempt,
     PricePlan,
     Subscription,
 )
+from octane.core.timeline import timeline
 from octane.core.usage import draft_for_period
 
 __all__ = ["STATUSES", "get_invoice", "get_invoice_row", "list_invoices", "live_draft"]
@@ -159,6 +161,14 @@ async def get_invoice(plugins: PluginHost, vendor_id: str, invoice_id: str) -> d
         .output(load_json=True)
     )
     out["lines"] = [_line_out(line, row["currency"]) for line in lines]
+    out["next_payment_at"] = row["next_payment_at"]
+    out["payment_attempts"] = [
+        dict(a)
+        for a in await PaymentAttempt.select()
+        .where(PaymentAttempt.invoice == invoice_id)
+        .order_by(PaymentAttempt.attempt_number)
+    ]
+    out["timeline"] = await timeline(vendor_id, invoice_id)
     return out
 
 

@@ -195,7 +195,8 @@ async def check_invariants(
     """Every broken invariant of the vendor's ledger (an empty list when all hold).
 
     * A cycle's ``accrued_amount`` equals the sum of its accrual entries.
-    * A finalized invoice's total equals the sum of its ledger entries.
+    * A finalized invoice's total equals the sum of its ledger entries (zero once void:
+      its reversals cancel it).
     * A customer's balance (every entry but accruals, replayed) equals what their
       finalized, non-void invoices still have due.
     """
@@ -231,13 +232,12 @@ async def check_invariants(
         )
     }
     for invoice in await Invoice.raw(
-        f"SELECT id, total FROM invoice WHERE {scope} AND status <> 'draft'", *args
+        f"SELECT id, total, status FROM invoice WHERE {scope} AND status <> 'draft'", *args
     ):
         found = invoiced.get(str(invoice["id"]), 0)
-        if int(invoice["total"]) != found:
-            problems.append(
-                Problem("invoice total", str(invoice["id"]), int(invoice["total"]), found)
-            )
+        expected = 0 if invoice["status"] == "void" else int(invoice["total"])
+        if expected != found:
+            problems.append(Problem("invoice total", str(invoice["id"]), expected, found))
     balances = {
         str(r["customer"]): int(r["total"])
         for r in await LedgerEntry.raw(

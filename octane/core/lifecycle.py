@@ -7,7 +7,13 @@ clock's advance all run these same functions, and each transition is guarded, so
 running them twice, concurrently, or after a crash does each thing once.
 
     cycle:   open --(period end)--> grace --(grace elapsed / finalize now)--> invoiced
-    invoice: draft --> finalized --> ...
+    invoice: draft --> finalized --> delivered --(payment grace elapsed)--> collecting
+             collecting --> paid | failed --(retry schedule)--> collecting | uncollectible
+             any unpaid finalized state --> void (by a person, with a reason)
+
+Each ``due_*`` query returns ids; each ``do_*`` function does one item and can run in
+a job of its own (the sweep enqueues them with deterministic keys) or inline (a test
+clock's advance runs everything due until nothing is left).
 """
 
 from __future__ import annotations
@@ -16,13 +22,30 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from octane.core.clock import Clock
+from octane.core.collection import collect, reconcile
 from octane.core.cycles import cycles_between, zone
+from octane.core.delivery import deliver_invoice
 from octane.core.finalization import close_cycle, finalize_invoice
 from octane.core.plugins import PluginHost
-from octane.core.store.tables import BillingCycle, Customer, Invoice, PricePlan, Subscription
+from octane.core.store.tables import (
+    BillingCycle,
+    Customer,
+    Invoice,
+    PaymentAttempt,
+    PricePlan,
+    Subscription,
+)
 from octane.core.subscriptions import ensure_cycle
 
-__all__ = ["DueWorkSummary", "close_ended_cycles", "finalize_due_invoices", "run_due_work"]
+__all__ = [
+    "DueWorkSummary",
+    "close_ended_cycles",
+    "due_collections",
+    "due_deliveries",
+    "due_finalizations",
+    "due_reconciliations",
+    "run_due_work",
+]
 
 
 @dataclass
@@ -108,31 +131,102 @@ async def close_ended_cycles(vendor_id: str, clock: Clock) -> int:
     return closed
 
 
-async def finalize_due_invoices(
-    plugins: PluginHost, vendor_id: str, clock: Clock, summary: DueWorkSummary
-) -> None:
-    now = clock.now()
-    due = await Invoice.raw(
+async def due_finalizations(vendor_id: str, clock: Clock) -> list[str]:
+    rows = await Invoice.raw(
         "SELECT invoice.id FROM invoice JOIN billing_cycle ON billing_cycle.id = invoice.cycle "
         "WHERE invoice.vendor = {} AND invoice.status = 'draft' "
         "AND billing_cycle.state = 'grace' AND billing_cycle.grace_ends_at <= {} "
         "ORDER BY invoice.period_end, invoice.id",
         vendor_id,
-        now,
+        clock.now(),
     )
-    for row in due:
+    return [str(r["id"]) for r in rows]
+
+
+async def due_deliveries(vendor_id: str, clock: Clock) -> list[str]:
+    """Pending deliveries, failed ones whose retry time came, in-flight ones past their lease."""
+    rows = await Invoice.select(Invoice.id).where(
+        (Invoice.vendor == vendor_id)
+        & Invoice.status.not_in(["draft", "void"])
+        & (
+            (Invoice.delivery_status == "pending")
+            | (
+                Invoice.delivery_status.is_in(["failed", "in_flight"])
+                & (Invoice.delivery_next_at <= clock.now())
+            )
+        )
+    )
+    return [str(r["id"]) for r in rows]
+
+
+async def due_collections(vendor_id: str, clock: Clock) -> list[str]:
+    rows = await Invoice.select(Invoice.id).where(
+        (Invoice.vendor == vendor_id)
+        & Invoice.status.is_in(["finalized", "delivered", "failed"])
+        & (Invoice.next_payment_at <= clock.now())
+    )
+    return [str(r["id"]) for r in rows]
+
+
+async def due_reconciliations(vendor_id: str, clock: Clock) -> list[str]:
+    rows = await PaymentAttempt.select(PaymentAttempt.id).where(
+        (PaymentAttempt.vendor == vendor_id)
+        & PaymentAttempt.status.is_in(["pending", "unknown"])
+        & (PaymentAttempt.next_retry_at <= clock.now())
+    )
+    return [str(r["id"]) for r in rows]
+
+
+async def _each(summary: DueWorkSummary, what: str, ids: list[str], action: Any) -> int:
+    """Run ``action`` for every id; count the ones that did something. A failing item is
+    reported and stays due; it never stops the others."""
+    done = 0
+    for item in ids:
         try:
-            invoice = await finalize_invoice(plugins, vendor_id, row["id"], clock=clock)
-        except Exception as exc:  # one bad invoice must not stop the others
-            summary.errors.append(f"finalizing {row['id']}: {exc}")
-            continue
-        if invoice["status"] != "draft":
-            summary.invoices_finalized += 1
+            if await action(item):
+                done += 1
+        except Exception as exc:
+            summary.errors.append(f"{what} {item}: {exc}")
+    return done
 
 
-async def run_due_work(plugins: PluginHost, vendor_id: str, clock: Clock) -> DueWorkSummary:
-    """Do everything due for one vendor at ``clock.now()``."""
+async def run_due_work(
+    plugins: PluginHost, vendor_id: str, clock: Clock, *, max_rounds: int = 20
+) -> DueWorkSummary:
+    """Do everything due for one vendor at ``clock.now()``, until nothing is left (a
+    finalization makes a delivery due, a delivery may make a charge due...)."""
     summary = DueWorkSummary()
-    summary.cycles_closed = await close_ended_cycles(vendor_id, clock)
-    await finalize_due_invoices(plugins, vendor_id, clock, summary)
+    for _ in range(max_rounds):
+        round_ = DueWorkSummary()
+        round_.cycles_closed = await close_ended_cycles(vendor_id, clock)
+
+        async def finalize(item: str) -> bool:
+            invoice = await finalize_invoice(plugins, vendor_id, item, clock=clock)
+            return bool(invoice["status"] != "draft")
+
+        round_.invoices_finalized = await _each(
+            round_, "finalizing", await due_finalizations(vendor_id, clock), finalize
+        )
+
+        async def deliver(item: str) -> bool:
+            return await deliver_invoice(plugins, vendor_id, item, clock=clock) == "delivered"
+
+        round_.invoices_delivered = await _each(
+            round_, "delivering", await due_deliveries(vendor_id, clock), deliver
+        )
+
+        async def charge(item: str) -> bool:
+            return await collect(plugins, vendor_id, item, clock=clock) is not None
+
+        round_.payments_attempted = await _each(
+            round_, "collecting", await due_collections(vendor_id, clock), charge
+        )
+
+        async def settle(item: str) -> bool:
+            return await reconcile(plugins, vendor_id, item, clock=clock) is not None
+
+        await _each(round_, "reconciling", await due_reconciliations(vendor_id, clock), settle)
+        summary.add(round_)
+        if not round_.anything:
+            break
     return summary

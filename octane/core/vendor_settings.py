@@ -17,6 +17,7 @@ from octane.core.store.tables import Vendor
 from octane.core.vendors import get_vendor
 
 __all__ = [
+    "check_channel",
     "check_provider",
     "get_invoice_settings",
     "get_numbering",
@@ -54,12 +55,28 @@ async def get_invoice_settings(vendor_id: str) -> dict[str, Any]:
     return {**DEFAULTS, **await _stored(vendor_id)}
 
 
+def check_channel(value: object, channels: Collection[str], *, field: str) -> None:
+    """A delivery channel must be one an enabled plugin provides."""
+    if value is not None and value not in channels:
+        raise ValidationError(
+            f"'{value}' is not an available delivery channel; available: "
+            f"{', '.join(sorted(channels)) or '(none: enable a delivery plugin)'}.",
+            field=field,
+            code="unknown_channel",
+        )
+
+
 async def update_invoice_settings(
-    vendor_id: str, changes: Mapping[str, Any], *, providers: Collection[str]
+    vendor_id: str,
+    changes: Mapping[str, Any],
+    *,
+    providers: Collection[str],
+    channels: Collection[str],
 ) -> dict[str, Any]:
     """Set the given settings (others keep their value); return the settings in force."""
     validate_overrides(changes, prefix="")
     check_provider(changes.get("payment_provider"), providers, field="payment_provider")
+    check_channel(changes.get("delivery_channel"), channels, field="delivery_channel")
     stored = {**await _stored(vendor_id), **changes}
     await Vendor.update({Vendor.invoice_settings: stored}).where(Vendor.id == vendor_id)
     return {**DEFAULTS, **stored}

@@ -31,7 +31,7 @@ async def _times_used(redemption_id: str, cycle_id: str) -> int:
     return int(
         await Invoice.count().where(
             Invoice.id.is_in(sorted(invoice_ids))
-            & (Invoice.status != "draft")
+            & Invoice.status.not_in(["draft", "void"])
             & (Invoice.cycle != cycle_id)
         )
     )

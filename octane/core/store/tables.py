@@ -54,6 +54,7 @@ __all__ = [
     "PaymentAttempt",
     "PortalUser",
     "PricePlan",
+    "SandboxCharge",
     "Subscription",
     "Vendor",
     "WebhookEvent",
@@ -237,6 +238,13 @@ class Invoice(Table, tablename="invoice"):
     delivery_reference = Varchar(length=255, null=True, default=None)
     delivery_error = Text(default="")
     delivered_at = _time(null=True)
+    delivery_attempts = Integer(default=0)
+    delivery_next_at = _time(null=True)
+    """When the sweep should look at the delivery again: a failed delivery's retry time,
+    or the end of an in-flight delivery's lease (a crashed sender is retried after it)."""
+    next_payment_at = _time(null=True)
+    """When the next charge is due: the end of the payment grace period, then each retry
+    of the schedule; null when nothing is to be charged automatically."""
     provider = Varchar(length=50, null=True, default=None)
     provider_invoice_id = Varchar(length=255, null=True, default=None)
     provider_invoice_url = Text(default="")
@@ -345,6 +353,22 @@ class PaymentAttempt(Table, tablename="payment_attempt"):
     next_retry_at = _time(null=True)
 
 
+class SandboxCharge(Table, tablename="sandbox_charge"):
+    """The ``sandbox`` provider's own record of charges (what a real provider would keep),
+    one per idempotency key: how tests count successful charges per invoice."""
+
+    id = _id()
+    vendor = _fk(Vendor)
+    invoice = Varchar(length=_ID)
+    idempotency_key = Varchar(length=255)
+    amount = BigInt()
+    currency = Varchar(length=3)
+    status = Varchar(length=20)
+    """succeeded, failed or pending: what really happened at the "provider"."""
+    failure_code = Varchar(length=50, null=True, default=None)
+    created_at = _time()
+
+
 class WebhookEvent(Table, tablename="webhook_event"):
     """A provider event, recorded once per (provider, event id) before it is processed."""
 
@@ -390,6 +414,7 @@ TABLES: tuple[type[Table], ...] = (
     Coupon,
     CouponRedemption,
     PaymentAttempt,
+    SandboxCharge,
     WebhookEvent,
     AuditLog,
 )

@@ -22,7 +22,7 @@ from octane.core.customers import (
 from octane.core.ledger import check_invariants, entries_for_customer
 from octane.core.subscriptions import create_subscription, get_subscription
 from octane.core.usage import cycle_usage
-from octane.core.vendor_settings import check_provider
+from octane.core.vendor_settings import check_channel, check_provider
 from octane.web.api.schemas import (
     ERROR_RESPONSES,
     CreditIn,
@@ -52,11 +52,18 @@ def _fields(data: msgspec.Struct, request: Request[Any, Any, Any]) -> dict[str, 
         if value is not msgspec.UNSET
     }
     overrides = fields.get("invoice_settings")
+    plugins = request.app.state.octane.plugins
     if isinstance(overrides, dict) and "payment_provider" in overrides:
         check_provider(
             overrides["payment_provider"],
-            request.app.state.octane.plugins.payment_providers,
+            plugins.payment_providers,
             field="invoice_settings.payment_provider",
+        )
+    if isinstance(overrides, dict) and "delivery_channel" in overrides:
+        check_channel(
+            overrides["delivery_channel"],
+            plugins.delivery_channels,
+            field="invoice_settings.delivery_channel",
         )
     return fields
 

@@ -8,11 +8,13 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from octane.core.clock import Clock
+from octane.core.collection import collect
 from octane.core.errors import StateError
 from octane.core.finalization import finalize_invoice
+from octane.core.invoice_actions import mark_paid, void_invoice
 from octane.core.invoices import get_invoice, get_invoice_row, list_invoices
 from octane.web.api.schemas import ERROR_RESPONSES
 
@@ -79,10 +81,52 @@ class InvoiceSummaryOut(msgspec.Struct, kw_only=True):
     provider_invoice_url: str
 
 
+class PaymentAttemptOut(msgspec.Struct, kw_only=True):
+    id: str
+    attempt_number: int
+    provider: str
+    status: str
+    """pending, succeeded, failed, or unknown (being reconciled with the provider)."""
+    amount: int
+    idempotency_key: str
+    failure_code: str | None
+    """A provider-neutral code, e.g. insufficient_funds."""
+    failure_message: str
+    provider_reference: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+class TimelineEventOut(msgspec.Struct, kw_only=True):
+    action: str
+    """E.g. invoice.finalized, invoice.delivered, payment.failed, notification.sent."""
+    actor: str
+    details: dict[str, Any]
+    at: datetime
+
+
 class InvoiceOut(InvoiceSummaryOut, kw_only=True):
     cycle: InvoiceCycleOut
     lines: list[InvoiceLineOut]
     """Charges first, then adjustments in their fixed order; a draft's are computed now."""
+    next_payment_at: datetime | None = None
+    """When the next automatic charge is due (null when none is scheduled)."""
+    payment_attempts: list[PaymentAttemptOut] = msgspec.field(default_factory=list)
+    timeline: list[TimelineEventOut] = msgspec.field(default_factory=list)
+
+
+class MarkPaidIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reference: Annotated[
+        str,
+        msgspec.Meta(
+            description="How it was paid, e.g. a bank transfer reference",
+            examples=["Wire 2026-04-07 #88123"],
+        ),
+    ]
+
+
+class VoidIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: Annotated[str, msgspec.Meta(examples=["Billed on the wrong plan"])]
 
 
 class InvoicePage(msgspec.Struct, kw_only=True):
@@ -148,3 +192,73 @@ class InvoiceController(Controller):
             raise StateError(f"The invoice {invoice_id} is void.", field="id", code="invoice_void")
         await finalize_invoice(plugins, vendor_id, invoice_id, clock=clock, early=True)
         return msgspec.convert(await get_invoice(plugins, vendor_id, invoice_id), InvoiceOut)
+
+    @post(
+        "/{invoice_id:str}/retry-payment",
+        summary="Charge the invoice now (a failed or uncollectible one)",
+        status_code=200,
+        responses=ERROR_RESPONSES,
+    )
+    async def retry_payment(
+        self,
+        request: Request[Any, Any, Any],
+        vendor_id: NamedDependency[str],
+        clock: NamedDependency[Clock],
+        invoice_id: FromPath[str],
+    ) -> InvoiceOut:
+        plugins = request.app.state.octane.plugins
+        await get_invoice_row(vendor_id, invoice_id)
+        attempt = await collect(
+            plugins, vendor_id, invoice_id, clock=clock, manual=True, actor=_actor(request)
+        )
+        if attempt is None:
+            raise StateError(
+                "Another payment of this invoice started at the same time.",
+                field="id",
+                code="payment_in_progress",
+            )
+        return msgspec.convert(await get_invoice(plugins, vendor_id, invoice_id), InvoiceOut)
+
+    @post(
+        "/{invoice_id:str}/mark-paid",
+        summary="Record a payment received outside Octane",
+        status_code=200,
+        responses=ERROR_RESPONSES,
+    )
+    async def mark_paid(
+        self,
+        request: Request[Any, Any, Any],
+        vendor_id: NamedDependency[str],
+        clock: NamedDependency[Clock],
+        invoice_id: FromPath[str],
+        data: JSONBody[MarkPaidIn],
+    ) -> InvoiceOut:
+        await mark_paid(
+            vendor_id, invoice_id, reference=data.reference, actor=_actor(request), clock=clock
+        )
+        plugins = request.app.state.octane.plugins
+        return msgspec.convert(await get_invoice(plugins, vendor_id, invoice_id), InvoiceOut)
+
+    @post(
+        "/{invoice_id:str}/void",
+        summary="Void an unpaid invoice, with a reason (its ledger entries are reversed)",
+        status_code=200,
+        responses=ERROR_RESPONSES,
+    )
+    async def void(
+        self,
+        request: Request[Any, Any, Any],
+        vendor_id: NamedDependency[str],
+        clock: NamedDependency[Clock],
+        invoice_id: FromPath[str],
+        data: JSONBody[VoidIn],
+    ) -> InvoiceOut:
+        await void_invoice(
+            vendor_id, invoice_id, reason=data.reason, actor=_actor(request), clock=clock
+        )
+        plugins = request.app.state.octane.plugins
+        return msgspec.convert(await get_invoice(plugins, vendor_id, invoice_id), InvoiceOut)
+
+
+def _actor(request: Request[Any, Any, Any]) -> str:
+    return f"api_key:{request.state.api_key_id}"

@@ -139,6 +139,14 @@ class CustomerIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     provider_ids: Annotated[
         dict[str, str], msgspec.Meta(description='Payment provider ids, e.g. {"stripe": "cus_..."}')
     ] = msgspec.field(default_factory=dict)
+    payment_config: Annotated[
+        dict[str, Any],
+        msgspec.Meta(
+            description="Per-provider settings for this customer; the sandbox provider's "
+            "scripted outcomes, one per attempt: succeed, fail:<failure code>, unknown, pending",
+            examples=[{"sandbox": {"outcomes": ["fail:insufficient_funds", "succeed"]}}],
+        ),
+    ] = msgspec.field(default_factory=dict)
 
 
 class CustomerPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -150,6 +158,7 @@ class CustomerPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     tax_rate: DecimalText | msgspec.UnsetType | None = msgspec.UNSET
     invoice_settings: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
     provider_ids: dict[str, str] | msgspec.UnsetType = msgspec.UNSET
+    payment_config: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
 
 
 class CustomerOut(msgspec.Struct, kw_only=True):
@@ -163,6 +172,7 @@ class CustomerOut(msgspec.Struct, kw_only=True):
     tax_rate: str | None
     invoice_settings: dict[str, Any]
     provider_ids: dict[str, str]
+    payment_config: dict[str, Any]
     created_at: datetime
 
 

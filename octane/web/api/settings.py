@@ -47,6 +47,9 @@ class InvoicingSettings(
     after the last."""
     notifications: bool | msgspec.UnsetType = msgspec.UNSET
     """Email the customer when a payment fails, finally fails, or succeeds."""
+    delivery_channel: str | msgspec.UnsetType = msgspec.UNSET
+    """Where invoices and notifications go when the provider does not invoice:
+    ``email`` (the pdf_email plugin) by default, or another enabled plugin's channel."""
 
 
 class NumberingSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -92,8 +95,13 @@ class SettingsController(Controller):
     ) -> InvoicingSettings:
         changes = msgspec.structs.asdict(data)
         changes = {k: v for k, v in changes.items() if v is not msgspec.UNSET}
-        providers = request.app.state.octane.plugins.payment_providers
-        stored = await update_invoice_settings(vendor_id, changes, providers=providers)
+        plugins = request.app.state.octane.plugins
+        stored = await update_invoice_settings(
+            vendor_id,
+            changes,
+            providers=plugins.payment_providers,
+            channels=plugins.delivery_channels,
+        )
         return msgspec.convert(stored, InvoicingSettings)
 
     @get("/numbering", summary="How invoice numbers are formed", responses=ERROR_RESPONSES)
