@@ -96,6 +96,18 @@ def _build_parser() -> argparse.ArgumentParser:
     key_revoke.add_argument("--vendor", required=True)
     key_revoke.add_argument("--id", required=True, help="the key id (key_...)")
 
+    clock = commands.add_parser("clock", help="a test-clock vendor's time").add_subparsers(
+        dest="clock_command", metavar="ACTION", required=True
+    )
+    clock_show = clock.add_parser("show", help="print the vendor's current time")
+    clock_show.add_argument("--vendor", required=True, help="the vendor id (ven_...)")
+    clock_advance = clock.add_parser(
+        "advance", help="move a test clock forward and process all work due by then"
+    )
+    clock_advance.add_argument("--vendor", required=True, help="the vendor id (ven_...)")
+    clock_advance.add_argument("--to", required=True, help="RFC 3339 time, e.g. 2026-05-01T00:00Z")
+    clock_advance.add_argument("--json", action="store_true", help="print JSON")
+
     plugins = commands.add_parser("plugins", help="list installed plugins and their state")
     plugins.add_argument("--json", action="store_true", help="print JSON")
 
@@ -207,6 +219,40 @@ def _cmd_api_key(config: OctaneConfig, args: argparse.Namespace) -> int:
     return _run(lambda: _with_runtime(config, body))
 
 
+def _cmd_clock(config: OctaneConfig, args: argparse.Namespace) -> int:
+    async def body(runtime: Any) -> int:
+        from octane.core.clocks import vendor_clock
+        from octane.core.lifecycle import advance_and_run
+
+        if args.clock_command == "show":
+            print((await vendor_clock(args.vendor)).now().isoformat())
+            return 0
+        summary = await advance_and_run(runtime.plugins, args.vendor, _parse_time(args.to))
+        now = (await vendor_clock(args.vendor)).now()
+        report = {
+            "now": now.isoformat(),
+            "cycles_closed": summary.cycles_closed,
+            "invoices_finalized": summary.invoices_finalized,
+            "invoices_delivered": summary.invoices_delivered,
+            "payments_attempted": summary.payments_attempted,
+            "errors": summary.errors,
+        }
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            print(
+                f"The clock is now {report['now']}: {summary.cycles_closed} cycle(s) closed, "
+                f"{summary.invoices_finalized} invoice(s) finalized, "
+                f"{summary.invoices_delivered} delivered, "
+                f"{summary.payments_attempted} payment(s) attempted."
+            )
+            for error in summary.errors:
+                print(f"  error: {error}")
+        return 1 if summary.errors else 0
+
+    return _run(lambda: _with_runtime(config, body))
+
+
 def _cmd_plugins(config: OctaneConfig, args: argparse.Namespace) -> int:
     from octane.core.plugins import describe_plugins
 
@@ -285,6 +331,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _cmd_user_create(config, args)
     if command == "api-key":
         return _cmd_api_key(config, args)
+    if command == "clock":
+        return _cmd_clock(config, args)
     if command == "plugins":
         return _cmd_plugins(config, args)
     if command == "check-config":

@@ -21,6 +21,7 @@ from saq import CronJob, Worker
 
 from octane.core.config import OctaneConfig
 from octane.core.jobs import accrue_revenue, make_worker
+from octane.core.lifecycle_jobs import LIFECYCLE_JOBS, lifecycle_sweeper
 from octane.core.queue import QueueHandle, connect_queue
 from octane.core.runtime import Octane, start_octane
 from octane.web.app import create_app
@@ -91,8 +92,8 @@ async def _start_worker(runtime: Octane) -> _RunningWorker:
     worker = make_worker(
         handle.queue,
         concurrency=runtime.config.worker.concurrency,
-        context={"octane": runtime},
-        functions=[("accrue_revenue", accrue_revenue), *plugin_jobs],
+        context={"octane": runtime, "queue": handle.queue, "sweepers": [lifecycle_sweeper]},
+        functions=[("accrue_revenue", accrue_revenue), *LIFECYCLE_JOBS, *plugin_jobs],
         cron_jobs=[CronJob(accrue_revenue, cron="0 * * * *", timeout=900, retries=3)],
     )
     return _RunningWorker(handle, worker)

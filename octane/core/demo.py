@@ -15,11 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from octane.core.catalog import create_meter, create_plan
 from octane.core.clock import TestClock
-from octane.core.customers import create_customer
+from octane.core.clocks import vendor_clock
+from octane.core.customers import create_customer, update_customer
 from octane.core.errors import ConflictError
+from octane.core.lifecycle import run_due_work
 from octane.core.metering import ingest
 from octane.core.store.tables import Vendor
 from octane.core.subscriptions import create_subscription
+from octane.core.vendor_settings import update_invoice_settings
 from octane.core.vendors import create_api_key, create_portal_user, create_vendor
 
 if TYPE_CHECKING:
@@ -117,7 +120,11 @@ class DemoSummary:
                 f"  Login:    {DEMO_EMAIL} / {DEMO_PASSWORD}",
                 f"  API key:  {self.api_key}",
                 f"  Try:      curl -H 'Authorization: Bearer {self.api_key}' "
-                f"{base.rstrip('/')}/api/v1/vendor",
+                f"{base.rstrip('/')}/api/v1/invoices",
+                "  Travel:   curl -X POST -H 'Content-Type: application/json' "
+                f"-H 'Authorization: Bearer {self.api_key}' "
+                f'-d \'{{"to": "<RFC 3339 time>"}}\' {base.rstrip("/")}/api/v1/clock/advance',
+                f"            (or: octane clock advance --vendor {self.vendor_id} --to <time>)",
             ]
         )
 
@@ -151,7 +158,31 @@ async def seed_demo(runtime: Octane) -> DemoSummary:
             vendor_id, email=DEMO_EMAIL, password=DEMO_PASSWORD, clock=runtime.clock
         )
     await _seed_catalog(vendor_id, clock)
+    await _seed_lifecycle(runtime, vendor_id)
     return DemoSummary(vendor_id=vendor_id, api_key=key.key, created=True)
+
+
+#: Scripted sandbox outcomes, so that the demo shows a retried and a failing customer.
+_PAYMENT_SCRIPTS = {
+    "initech": {"sandbox": {"outcomes": ["fail:insufficient_funds", "succeed"]}},
+    "umbrella": {"sandbox": {"outcomes": ["fail:card_declined"]}},
+}
+
+
+async def _seed_lifecycle(runtime: Octane, vendor_id: str) -> None:
+    """Charge through the sandbox provider, deliver on the sandbox channel (when enabled),
+    and bill the cycles that already ended, so the demo opens with invoices to look at."""
+    plugins = runtime.plugins
+    if "sandbox" in plugins.payment_providers:
+        await update_invoice_settings(
+            vendor_id,
+            {"payment_provider": "sandbox", "delivery_channel": "sandbox"},
+            providers=plugins.payment_providers,
+            channels=plugins.delivery_channels,
+        )
+        for name, config in _PAYMENT_SCRIPTS.items():
+            await update_customer(vendor_id, name, {"payment_config": config})
+    await run_due_work(plugins, vendor_id, await vendor_clock(vendor_id))
 
 
 async def _seed_catalog(vendor_id: str, clock: TestClock) -> None:

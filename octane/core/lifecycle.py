@@ -19,11 +19,13 @@ clock's advance runs everything due until nothing is left).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from octane.core.clock import Clock
+from octane.core.clock import Clock, TestClock, ensure_utc
+from octane.core.clocks import advance_test_clock, vendor_clock
 from octane.core.collection import collect, reconcile
-from octane.core.cycles import cycles_between, zone
+from octane.core.cycles import cycles_between, period_containing, zone
 from octane.core.delivery import deliver_invoice
 from octane.core.finalization import close_cycle, finalize_invoice
 from octane.core.plugins import PluginHost
@@ -39,6 +41,7 @@ from octane.core.subscriptions import ensure_cycle
 
 __all__ = [
     "DueWorkSummary",
+    "advance_and_run",
     "close_ended_cycles",
     "due_collections",
     "due_deliveries",
@@ -229,4 +232,101 @@ async def run_due_work(
         summary.add(round_)
         if not round_.anything:
             break
+    return summary
+
+
+async def _first(query: Any, column: Any) -> datetime | None:
+    row = await query.order_by(column).first()
+    return None if row is None else row[column._meta.name]
+
+
+async def next_deadline(vendor_id: str, after: datetime) -> datetime | None:
+    """The earliest moment after ``after`` at which something becomes due for the vendor:
+    a period end, a grace period end, a delivery retry, a charge or a reconciliation."""
+    found = [
+        await _first(
+            BillingCycle.select(BillingCycle.grace_ends_at).where(
+                (BillingCycle.vendor == vendor_id)
+                & (BillingCycle.state == "grace")
+                & (BillingCycle.grace_ends_at > after)
+            ),
+            BillingCycle.grace_ends_at,
+        ),
+        await _first(
+            Invoice.select(Invoice.delivery_next_at).where(
+                (Invoice.vendor == vendor_id)
+                & Invoice.delivery_status.is_in(["failed", "in_flight"])
+                & (Invoice.delivery_next_at > after)
+            ),
+            Invoice.delivery_next_at,
+        ),
+        await _first(
+            Invoice.select(Invoice.next_payment_at).where(
+                (Invoice.vendor == vendor_id)
+                & Invoice.status.is_in(["finalized", "delivered", "failed"])
+                & (Invoice.next_payment_at > after)
+            ),
+            Invoice.next_payment_at,
+        ),
+        await _first(
+            PaymentAttempt.select(PaymentAttempt.next_retry_at).where(
+                (PaymentAttempt.vendor == vendor_id)
+                & PaymentAttempt.status.is_in(["pending", "unknown"])
+                & (PaymentAttempt.next_retry_at > after)
+            ),
+            PaymentAttempt.next_retry_at,
+        ),
+    ]
+    subscriptions = await Subscription.select().where(Subscription.vendor == vendor_id)
+    if subscriptions:
+        plans = {
+            p["id"]: p["period"]
+            for p in await PricePlan.select(PricePlan.id, PricePlan.period).where(
+                PricePlan.vendor == vendor_id
+            )
+        }
+        zones = {
+            c["id"]: c["timezone"]
+            for c in await Customer.select(Customer.id, Customer.timezone).where(
+                Customer.vendor == vendor_id
+            )
+        }
+        for subscription in subscriptions:
+            moment = max(after, subscription["starts_at"])
+            period = period_containing(
+                moment,
+                start=subscription["starts_at"],
+                anchor=subscription["billing_anchor"],
+                period=plans[subscription["plan"]],
+                tz=zone(zones[subscription["customer"]]),
+                end=subscription["ends_at"],
+            )
+            if period is not None and period.end > after:
+                found.append(period.end)
+    times = [t for t in found if t is not None]
+    return min(times) if times else None
+
+
+async def advance_and_run(
+    plugins: PluginHost, vendor_id: str, to: datetime, *, max_steps: int = 10_000
+) -> DueWorkSummary:
+    """Move a test clock to ``to`` the way time would pass: stopping at every deadline on
+    the way (in order) and doing what is due there, so that each invoice is finalized,
+    charged and retried at its own time, not all at ``to``."""
+    summary = DueWorkSummary()
+    clock = await vendor_clock(vendor_id)
+    to = ensure_utc(to, field="to")
+    if isinstance(clock, TestClock):
+        TestClock(clock.now()).advance_to(to)  # refuses going backwards, naming "to"
+    else:
+        await advance_test_clock(vendor_id, to)  # refuses: this vendor is on the real clock
+    now = clock.now()
+    for _ in range(max_steps):
+        deadline = await next_deadline(vendor_id, now)
+        if deadline is None or deadline >= to:
+            break
+        now = await advance_test_clock(vendor_id, deadline)
+        summary.add(await run_due_work(plugins, vendor_id, await vendor_clock(vendor_id)))
+    await advance_test_clock(vendor_id, to)
+    summary.add(await run_due_work(plugins, vendor_id, await vendor_clock(vendor_id)))
     return summary

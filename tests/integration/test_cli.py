@@ -43,6 +43,7 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
         "vendor",
         "user",
         "api-key",
+        "clock",
         "plugins",
         "check-config",
         "demo",
@@ -130,6 +131,25 @@ def test_migrate_vendor_and_user(tmp_path: Path) -> None:
     assert "revoked" in octane("api-key", "list", "--vendor", vendor, cwd=tmp_path).stdout
     other = octane("api-key", "revoke", "--vendor", vendor, "--id", "key_nope", cwd=tmp_path)
     assert other.returncode == 1 and "no API key" in other.stderr
+
+    shown = octane("clock", "show", "--vendor", vendor, cwd=tmp_path)
+    assert shown.stdout.strip() == "2026-01-01T00:00:00+00:00"
+    moved = octane(
+        "clock",
+        "advance",
+        "--vendor",
+        vendor,
+        "--to",
+        "2026-02-01T00:00:00Z",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert moved.returncode == 0, moved.stderr
+    assert json.loads(moved.stdout)["now"] == "2026-02-01T00:00:00+00:00"
+    back = octane(
+        "clock", "advance", "--vendor", vendor, "--to", "2026-01-15T00:00:00Z", cwd=tmp_path
+    )
+    assert back.returncode == 1 and "(to)" in back.stderr and "Traceback" not in back.stderr
 
 
 def test_vendor_create_refuses_bad_input(tmp_path: Path) -> None:

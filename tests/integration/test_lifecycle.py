@@ -264,3 +264,27 @@ async def test_a_mistyped_sandbox_script_is_refused_naming_the_outcome(api: Any)
         )
         assert response.status_code == 422, response.text
         assert response.json()["error"]["field"] == field
+
+
+async def test_only_a_test_clock_moves_and_only_forward(api: Any) -> None:
+    real = await new_vendor("Real")
+    shown = (await api.get("/api/v1/clock", headers=real)).json()
+    assert shown["test_clock"] is False
+    refused = await api.post(
+        "/api/v1/clock/advance", json={"to": "2030-01-01T00:00:00Z"}, headers=real
+    )
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "not_a_test_clock"
+    test = await new_vendor("Test", test_clock=utc(2026, 5, 1))
+    assert (await api.get("/api/v1/clock", headers=test)).json() == {
+        "now": "2026-05-01T00:00:00Z",
+        "test_clock": True,
+    }
+    for body, field in [
+        ({"to": "2026-04-01T00:00:00Z"}, "to"),
+        ({"to": "2026-06-01T00:00:00"}, "to"),
+        ({"to": "soon"}, "to"),
+        ({}, "to"),
+    ]:
+        response = await api.post("/api/v1/clock/advance", json=body, headers=test)
+        assert response.status_code in (400, 409, 422), (body, response.text)
+        assert response.json()["error"]["field"] == field

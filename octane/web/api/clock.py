@@ -11,8 +11,8 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from octane.core.clock import TestClock
-from octane.core.clocks import advance_test_clock, vendor_clock
-from octane.core.lifecycle import run_due_work
+from octane.core.clocks import vendor_clock
+from octane.core.lifecycle import advance_and_run
 
 __all__ = ["ClockController"]
 
@@ -55,7 +55,7 @@ class ClockController(Controller):
 
     @post(
         "/advance",
-        summary="Move a test clock forward and process all work due up to then",
+        summary="Move a test clock forward, doing all work due on the way, in time order",
         status_code=200,
     )
     async def advance(
@@ -64,12 +64,9 @@ class ClockController(Controller):
         vendor_id: NamedDependency[str],
         data: JSONBody[AdvanceIn],
     ) -> AdvanceOut:
-        now = await advance_test_clock(vendor_id, data.to)
-        summary = await run_due_work(
-            request.app.state.octane.plugins, vendor_id, await vendor_clock(vendor_id)
-        )
+        summary = await advance_and_run(request.app.state.octane.plugins, vendor_id, data.to)
         return AdvanceOut(
-            now=now,
+            now=(await vendor_clock(vendor_id)).now(),
             cycles_closed=summary.cycles_closed,
             invoices_finalized=summary.invoices_finalized,
             invoices_delivered=summary.invoices_delivered,
