@@ -20,8 +20,8 @@ import uvicorn
 from saq import CronJob, Worker
 
 from octane.core.config import OctaneConfig
-from octane.core.jobs import accrue_revenue, make_worker
-from octane.core.lifecycle_jobs import LIFECYCLE_JOBS, lifecycle_sweeper
+from octane.core.jobs import accrue_revenue, make_worker, sweep_cron
+from octane.core.lifecycle_jobs import LIFECYCLE_JOBS, catch_up, lifecycle_sweeper
 from octane.core.queue import QueueHandle, connect_queue
 from octane.core.runtime import Octane, start_octane
 from octane.web.app import create_app
@@ -66,14 +66,18 @@ def _server(runtime: Octane, host: str, port: int) -> uvicorn.Server:
 class _RunningWorker:
     """A SAQ worker running as a task of this process, with its queue connection."""
 
-    def __init__(self, handle: QueueHandle, worker: Worker[Any]) -> None:
+    def __init__(self, handle: QueueHandle, worker: Worker[Any], runtime: Octane) -> None:
         self.handle = handle
         self.worker = worker
         self.task = asyncio.create_task(worker.start())
+        # Whatever fell due while no worker ran (or a killed worker left half done) is
+        # done now, not at the next sweep: the database says what is due.
+        self.catch_up = asyncio.create_task(catch_up(runtime.plugins))
 
     async def stop(self) -> None:
         # Setting the worker's event ends start(), which stops the worker; jobs still
         # running are cancelled and SAQ retries them later (they are idempotent).
+        self.catch_up.cancel()
         if self.worker.event is not None:
             self.worker.event.set()
         try:
@@ -95,8 +99,9 @@ async def _start_worker(runtime: Octane) -> _RunningWorker:
         context={"octane": runtime, "queue": handle.queue, "sweepers": [lifecycle_sweeper]},
         functions=[("accrue_revenue", accrue_revenue), *LIFECYCLE_JOBS, *plugin_jobs],
         cron_jobs=[CronJob(accrue_revenue, cron="0 * * * *", timeout=900, retries=3)],
+        sweep_cron=sweep_cron(runtime.config.worker.sweep_seconds),
     )
-    return _RunningWorker(handle, worker)
+    return _RunningWorker(handle, worker, runtime)
 
 
 async def run_serve(config: OctaneConfig, *, host: str, port: int) -> int:

@@ -27,6 +27,7 @@ __all__ = [
     "make_worker",
     "ping",
     "sweep",
+    "sweep_cron",
 ]
 
 log = logging.getLogger("octane.jobs")
@@ -62,6 +63,13 @@ async def sweep(ctx: dict[str, Any]) -> int:
         except Exception:
             log.exception("sweeper %s failed; the next sweep tries again", sweeper)
     return found
+
+
+def sweep_cron(seconds: int) -> str:
+    """A cron expression running every ``seconds`` (to the minute above 60 s)."""
+    if seconds < 60:
+        return f"* * * * * */{seconds}"
+    return f"*/{max(1, seconds // 60)} * * * *"
 
 
 def make_worker(

@@ -25,10 +25,12 @@ from octane.core.lifecycle import (
     due_deliveries,
     due_finalizations,
     due_reconciliations,
+    run_due_work,
 )
+from octane.core.plugins import PluginHost
 from octane.core.store.tables import Vendor
 
-__all__ = ["LIFECYCLE_JOBS", "lifecycle_sweeper"]
+__all__ = ["LIFECYCLE_JOBS", "catch_up", "lifecycle_sweeper"]
 
 log = logging.getLogger("octane.lifecycle")
 
@@ -97,3 +99,23 @@ async def lifecycle_sweeper(ctx: dict[str, Any]) -> int:
             await enqueue_unique(queue, function, key=key, vendor_id=vendor_id, **kwargs)
         found += len(due)
     return found
+
+
+async def catch_up(plugins: PluginHost) -> int:
+    """Do everything due for every vendor, in this process (a worker starting up).
+
+    Jobs a killed worker was running stay "active" in the queue under their keys until
+    the queue notices; this does their work now. Guarded like everything else, so
+    several workers starting together do each thing once."""
+    done = 0
+    for vendor in await Vendor.select(Vendor.id):
+        vendor_id = str(vendor["id"])
+        try:
+            summary = await run_due_work(plugins, vendor_id, await vendor_clock(vendor_id))
+        except Exception:
+            log.exception("catching up on %s failed; the sweep retries", vendor_id)
+            continue
+        for error in summary.errors:
+            log.warning("catching up on %s: %s", vendor_id, error)
+        done += summary.cycles_closed + summary.invoices_finalized + summary.payments_attempted
+    return done
