@@ -19,6 +19,7 @@ from octane.core.customers import get_customer_row
 from octane.core.errors import ConflictError, NotFoundError, ValidationError
 from octane.core.ids import new_id
 from octane.core.money import get_currency, parse_amount, parse_decimal
+from octane.core.prefetch import current as current_prefetch
 from octane.core.store.engine import write_transaction
 from octane.core.store.tables import Coupon, CouponRedemption, Meter
 
@@ -197,6 +198,9 @@ async def redeem_coupon(
 
 async def customer_coupons(vendor_id: str, customer_id: str) -> list[dict[str, Any]]:
     """The customer's redemptions with their coupon, oldest first."""
+    prefetched = current_prefetch()
+    if prefetched is not None and prefetched.has(customer_id):
+        return prefetched.coupons.get(customer_id, [])
     rows = await (
         CouponRedemption.select(
             CouponRedemption.id,

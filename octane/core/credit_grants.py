@@ -17,6 +17,7 @@ from octane.core.customers import get_customer_row
 from octane.core.errors import ValidationError
 from octane.core.ids import new_id
 from octane.core.money import format_minor, get_currency, parse_amount
+from octane.core.prefetch import current as current_prefetch
 from octane.core.store.tables import CreditGrant, LedgerEntry
 
 __all__ = ["GrantState", "credit_summary", "grant_credit", "grants_with_remaining"]
@@ -76,21 +77,26 @@ async def grant_credit(
 async def grants_with_remaining(
     vendor_id: str, customer_id: str, *, currency: str | None = None
 ) -> list[GrantState]:
-    query = CreditGrant.select().where(
-        (CreditGrant.vendor == vendor_id) & (CreditGrant.customer == customer_id)
-    )
+    prefetched = current_prefetch()
+    if prefetched is not None and prefetched.has(customer_id):
+        rows = prefetched.grants.get(customer_id, [])
+        consumed = prefetched.consumed
+    else:
+        rows = await CreditGrant.select().where(
+            (CreditGrant.vendor == vendor_id) & (CreditGrant.customer == customer_id)
+        )
+        consumed = {}
+        if rows:
+            consumed_rows = await LedgerEntry.raw(
+                "SELECT source_ref, SUM(amount) AS used FROM ledger_entry WHERE vendor = {} "
+                "AND customer = {} AND kind = 'credit' AND source_ref IS NOT NULL "
+                "GROUP BY source_ref",
+                vendor_id,
+                customer_id,
+            )
+            consumed = {str(r["source_ref"]): int(r["used"]) for r in consumed_rows}
     if currency is not None:
-        query = query.where(CreditGrant.currency == currency)
-    rows = await query
-    if not rows:
-        return []
-    consumed_rows = await LedgerEntry.raw(
-        "SELECT source_ref, SUM(amount) AS used FROM ledger_entry WHERE vendor = {} "
-        "AND customer = {} AND kind = 'credit' AND source_ref IS NOT NULL GROUP BY source_ref",
-        vendor_id,
-        customer_id,
-    )
-    consumed = {str(r["source_ref"]): int(r["used"]) for r in consumed_rows}
+        rows = [row for row in rows if row["currency"] == currency]
     return [
         GrantState(
             grant=Grant(

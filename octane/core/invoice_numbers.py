@@ -14,7 +14,13 @@ from datetime import datetime
 from octane.core.errors import ValidationError
 from octane.core.store.tables import InvoiceSequence
 
-__all__ = ["DEFAULT_FORMAT", "format_number", "take_number", "validate_number_format"]
+__all__ = [
+    "DEFAULT_FORMAT",
+    "format_number",
+    "take_number",
+    "take_numbers",
+    "validate_number_format",
+]
 
 DEFAULT_FORMAT = "{prefix}-{year}-{number:06d}"
 _FIELDS = {"prefix", "year", "number"}
@@ -57,6 +63,25 @@ async def take_number(
     series: str = "default",
 ) -> str:
     """The next number of the series, formatted. Call inside the finalizing transaction."""
+    (number,) = await take_numbers(
+        vendor_id, 1, template=template, prefix=prefix, at=at, series=series
+    )
+    return number
+
+
+async def take_numbers(
+    vendor_id: str,
+    count: int,
+    *,
+    template: str,
+    prefix: str,
+    at: datetime,
+    series: str = "default",
+) -> list[str]:
+    """The next ``count`` numbers of the series, formatted, in order. Call inside the
+    transaction that uses them all: a rollback gives them all back."""
+    if count <= 0:
+        return []
     await InvoiceSequence.raw(
         "INSERT INTO invoice_sequence (vendor, series, next_number) VALUES ({}, {}, 1) "
         "ON CONFLICT (vendor, series) DO NOTHING",
@@ -64,10 +89,14 @@ async def take_number(
         series,
     )
     rows = await InvoiceSequence.raw(
-        "UPDATE invoice_sequence SET next_number = next_number + 1 "
+        "UPDATE invoice_sequence SET next_number = next_number + {} "
         "WHERE vendor = {} AND series = {} RETURNING next_number",
+        count,
         vendor_id,
         series,
     )
-    number = int(rows[0]["next_number"]) - 1
-    return format_number(template, prefix=prefix, number=number, year=at.year)
+    first = int(rows[0]["next_number"]) - count
+    return [
+        format_number(template, prefix=prefix, number=n, year=at.year)
+        for n in range(first, first + count)
+    ]

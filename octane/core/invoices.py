@@ -14,7 +14,7 @@ from typing import Any
 from octane.core.contracts import DraftInvoice
 from octane.core.customers import get_customer_row
 from octane.core.errors import NotFoundError, ValidationError
-from octane.core.finalization import invoice_lines
+from octane.core.invoice_lines import line_records
 from octane.core.money import format_minor, get_currency
 from octane.core.plugins import PluginHost
 from octane.core.store.tables import (
@@ -109,7 +109,7 @@ def _with_draft(out: dict[str, Any], draft: DraftInvoice, vendor_id: str) -> dic
     """A draft's live figures in place of the (empty) stored ones."""
     tax = sum(a.amount for a in draft.adjustments if a.stage == "tax")
     currency = get_currency(draft.currency)
-    lines = [line.to_dict() for line in invoice_lines(vendor_id, out["id"], draft)]
+    lines = line_records(draft)
     return {
         **out,
         "subtotal": draft.subtotal,

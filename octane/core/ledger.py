@@ -21,7 +21,6 @@ from datetime import datetime
 from typing import Any
 
 from octane.core.clock import Clock
-from octane.core.contracts import DraftInvoice
 from octane.core.errors import ValidationError
 from octane.core.store.engine import write_transaction
 from octane.core.store.tables import BillingCycle, Invoice, LedgerEntry
@@ -32,7 +31,6 @@ __all__ = [
     "accrue",
     "check_invariants",
     "entries_for_customer",
-    "post_invoice",
 ]
 
 KINDS = (
@@ -111,52 +109,6 @@ async def accrue(
             )
         )
     return delta
-
-
-async def post_invoice(
-    vendor_id: str, invoice_id: str, draft: DraftInvoice, *, at: datetime
-) -> None:
-    """The ledger side of finalization: one entry per charge line and per adjustment.
-
-    Adjustments are recorded under their stage (trial, discount, tax, credit); a credit
-    entry's ``source_ref`` is the grant it drew from, which is how a grant's remaining
-    amount is known. Call inside the finalizing transaction.
-    """
-    refs = [f"{invoice_id}:charge:{n}" for n in range(1, len(draft.charges) + 1)]
-    entries = [
-        LedgerEntry(
-            vendor=vendor_id,
-            customer=draft.customer.id,
-            cycle=draft.cycle.id,
-            invoice=invoice_id,
-            kind="charge",
-            amount=line.amount,
-            currency=draft.currency,
-            description=line.description,
-            source_ref=ref,
-            effective_at=at,
-            created_at=at,
-        )
-        for line, ref in zip(draft.charges, refs, strict=True)
-    ]
-    entries += [
-        LedgerEntry(
-            vendor=vendor_id,
-            customer=draft.customer.id,
-            cycle=draft.cycle.id,
-            invoice=invoice_id,
-            kind=line.stage,
-            amount=line.amount,
-            currency=draft.currency,
-            description=line.description,
-            source_ref=line.reference,
-            effective_at=at,
-            created_at=at,
-        )
-        for line in draft.adjustments
-    ]
-    if entries:
-        await LedgerEntry.insert(*entries)
 
 
 async def entries_for_customer(

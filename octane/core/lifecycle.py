@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from octane.core.billing_run import BATCH_SIZE, close_ended_cycles, finalize_many
 from octane.core.clock import Clock, TestClock, ensure_utc
 from octane.core.clocks import advance_test_clock, vendor_clock
 from octane.core.collection import collect, reconcile
-from octane.core.cycles import cycles_between, period_containing, zone
+from octane.core.cycles import period_containing, zone
 from octane.core.delivery import deliver_invoice
-from octane.core.finalization import close_cycle, finalize_invoice
 from octane.core.plugins import PluginHost
 from octane.core.store.tables import (
     BillingCycle,
@@ -37,7 +37,6 @@ from octane.core.store.tables import (
     PricePlan,
     Subscription,
 )
-from octane.core.subscriptions import ensure_cycle
 
 __all__ = [
     "DueWorkSummary",
@@ -76,62 +75,6 @@ class DueWorkSummary:
             or self.invoices_delivered
             or self.payments_attempted
         )
-
-
-async def _ended_open_cycles(vendor_id: str, clock: Clock) -> list[dict[str, Any]]:
-    """Every cycle of the vendor that has ended by now and is still open, creating the rows
-    of ended periods nobody looked at (a cycle with no traffic still gets its invoice)."""
-    now = clock.now()
-    subscriptions = await Subscription.select().where(
-        (Subscription.vendor == vendor_id) & (Subscription.starts_at < now)
-    )
-    if not subscriptions:
-        return []
-    plans = {
-        p["id"]: p["period"]
-        for p in await PricePlan.select(PricePlan.id, PricePlan.period).where(
-            PricePlan.vendor == vendor_id
-        )
-    }
-    zones = {
-        c["id"]: c["timezone"]
-        for c in await Customer.select(Customer.id, Customer.timezone).where(
-            Customer.vendor == vendor_id
-        )
-    }
-    known = {
-        (c["subscription"], c["period_start"], c["period_end"]): c
-        for c in await BillingCycle.select().where(
-            (BillingCycle.vendor == vendor_id) & (BillingCycle.period_start < now)
-        )
-    }
-    ended = []
-    for subscription in subscriptions:
-        periods = cycles_between(
-            start=subscription["starts_at"],
-            anchor=subscription["billing_anchor"],
-            period=plans[subscription["plan"]],
-            tz=zone(zones[subscription["customer"]]),
-            until=now,
-            end=subscription["ends_at"],
-        )
-        for period in periods:
-            if period.end > now:
-                continue
-            cycle = known.get((subscription["id"], period.start, period.end))
-            if cycle is None:
-                cycle = await ensure_cycle(vendor_id, subscription, period, clock=clock)
-            if cycle["state"] == "open":
-                ended.append(cycle)
-    return ended
-
-
-async def close_ended_cycles(vendor_id: str, clock: Clock) -> int:
-    closed = 0
-    for cycle in await _ended_open_cycles(vendor_id, clock):
-        if await close_cycle(vendor_id, cycle["id"], clock=clock) is not None:
-            closed += 1
-    return closed
 
 
 async def due_finalizations(vendor_id: str, clock: Clock) -> list[str]:
@@ -180,6 +123,32 @@ async def due_reconciliations(vendor_id: str, clock: Clock) -> list[str]:
     return [str(r["id"]) for r in rows]
 
 
+async def _finalize_due(
+    plugins: PluginHost, vendor_id: str, clock: Clock, summary: DueWorkSummary
+) -> int:
+    """Finalize every due draft in batches; a failing batch is redone invoice by invoice,
+    so that only the invoice at fault stays due (and is reported)."""
+    due = await due_finalizations(vendor_id, clock)
+    done = 0
+    while due:
+        batch, due = due[:BATCH_SIZE], due[BATCH_SIZE:]
+        try:
+            finalized = await finalize_many(plugins, vendor_id, batch, clock=clock)
+        except Exception:
+            finalized = []
+            for invoice_id in batch:
+                try:
+                    finalized += await finalize_many(plugins, vendor_id, [invoice_id], clock=clock)
+                except Exception as exc:
+                    summary.errors.append(f"finalizing {invoice_id}: {exc}")
+        done += len(finalized)
+        # A batch takes one invoice per customer; a customer's later cycles come next.
+        left = set(batch) - set(finalized)
+        if left and finalized:
+            due = [*sorted(left & set(await due_finalizations(vendor_id, clock))), *due]
+    return done
+
+
 async def _each(summary: DueWorkSummary, what: str, ids: list[str], action: Any) -> int:
     """Run ``action`` for every id; count the ones that did something. A failing item is
     reported and stays due; it never stops the others."""
@@ -203,13 +172,7 @@ async def run_due_work(
         round_ = DueWorkSummary()
         round_.cycles_closed = await close_ended_cycles(vendor_id, clock)
 
-        async def finalize(item: str) -> bool:
-            invoice = await finalize_invoice(plugins, vendor_id, item, clock=clock)
-            return bool(invoice["status"] != "draft")
-
-        round_.invoices_finalized = await _each(
-            round_, "finalizing", await due_finalizations(vendor_id, clock), finalize
-        )
+        round_.invoices_finalized = await _finalize_due(plugins, vendor_id, clock, round_)
 
         async def deliver(item: str) -> bool:
             return await deliver_invoice(plugins, vendor_id, item, clock=clock) == "delivered"

@@ -50,6 +50,7 @@ __all__ = [
     "IngestResult",
     "ItemError",
     "aggregate",
+    "aggregate_many",
     "correct_measurement",
     "ingest",
 ]
@@ -569,3 +570,49 @@ async def aggregate(
             )
             quantities[meter["name"]] = Decimal(int(rows[0]["n"])) if rows else Decimal(0)
     return quantities
+
+
+async def aggregate_many(
+    vendor_id: str,
+    customer_ids: Sequence[str],
+    meters: Sequence[Mapping[str, Any]],
+    period: Period,
+) -> dict[str, dict[str, Decimal]]:
+    """:func:`aggregate` for many customers over the same period: one grouped query for
+    the sum, count and max meters (``last`` and ``unique_count`` meters per customer)."""
+    result = {c: {m["name"]: Decimal(0) for m in meters} for c in customer_ids}
+    if not meters or not customer_ids:
+        return result
+    by_id = {m["id"]: m for m in meters}
+    simple = [m["id"] for m in meters if m["aggregation"] in ("sum", "count", "max")]
+    if simple:
+        customers = ", ".join("{}" for _ in customer_ids)
+        meter_marks = ", ".join("{}" for _ in simple)
+        effective = _EFFECTIVE.replace("m.customer = {}", f"m.customer IN ({customers})")
+        rows = await Measurement.raw(
+            "SELECT m.customer AS customer, m.meter AS meter, SUM(m.value_micros) AS total, "
+            "COUNT(*) AS n, MAX(m.value_micros) AS top FROM measurement m "
+            f"WHERE {effective} AND m.meter IN ({meter_marks}) GROUP BY m.customer, m.meter",
+            vendor_id,
+            *customer_ids,
+            period.start,
+            period.end,
+            False,
+            *simple,
+        )
+        for row in rows:
+            meter = by_id[row["meter"]]
+            kind = meter["aggregation"]
+            value = (
+                _quantity(row["total"])
+                if kind == "sum"
+                else Decimal(int(row["n"]))
+                if kind == "count"
+                else _quantity(row["top"])
+            )
+            result[row["customer"]][meter["name"]] = value
+    others = [m for m in meters if m["aggregation"] not in ("sum", "count", "max")]
+    if others:
+        for customer_id in customer_ids:
+            result[customer_id].update(await aggregate(vendor_id, customer_id, others, period))
+    return result

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from octane.core.catalog import plan_view
 from octane.core.clock import Clock
-from octane.core.contracts import CycleView, DraftInvoice, UsageTotal, VendorView
+from octane.core.contracts import CycleView, DraftInvoice, PlanView, UsageTotal, VendorView
 from octane.core.customers import customer_view, get_customer_row
 from octane.core.cycles import Period, full_period_at, proration_factor, zone
 from octane.core.errors import NotFoundError
@@ -23,7 +24,60 @@ from octane.core.subscriptions import (
     subscription_period,
 )
 
-__all__ = ["cycle_usage", "draft_for_period"]
+__all__ = ["build_draft", "cycle_usage", "cycle_view", "draft_for_period", "vendor_view_of"]
+
+
+def cycle_view(
+    cycle: Mapping[str, Any], subscription: Mapping[str, Any], plan: PlanView, timezone: str
+) -> CycleView:
+    """The cycle as plugins see it, with the fixed fee's share for a partial period."""
+    period = Period(cycle["period_start"], cycle["period_end"])
+    full = full_period_at(
+        period.start, anchor=subscription["billing_anchor"], period=plan.period, tz=zone(timezone)
+    )
+    share = proration_factor(period, full) if period != full else None
+    return CycleView(
+        id=cycle["id"],
+        subscription_id=subscription["id"],
+        period_start=period.start,
+        period_end=period.end,
+        state=cycle["state"],
+        fixed_fee_share=None if share is None else f"{share.numerator}/{share.denominator}",
+    )
+
+
+def vendor_view_of(row: Mapping[str, Any]) -> VendorView:
+    return VendorView(
+        id=row["id"],
+        name=row["name"],
+        test_mode=row["test_clock_now"] is not None,
+        tax_rate=Decimal(row["tax_rate"]) if row["tax_rate"] is not None else None,
+    )
+
+
+async def build_draft(
+    plugins: PluginHost,
+    *,
+    vendor: VendorView,
+    customer: Mapping[str, Any],
+    subscription: Mapping[str, Any],
+    plan: PlanView,
+    cycle: Mapping[str, Any],
+    meters: Sequence[Mapping[str, Any]],
+    quantities: Mapping[str, Decimal],
+) -> DraftInvoice:
+    """The draft from rows already loaded and quantities already aggregated."""
+    return await compute_draft(
+        plugins,
+        vendor=vendor,
+        customer=customer_view(customer),
+        plan=plan,
+        cycle=cycle_view(cycle, subscription, plan, customer["timezone"]),
+        usage=[
+            UsageTotal(meter=m["name"], quantity=quantities[m["name"]], unit=m["unit"])
+            for m in meters
+        ],
+    )
 
 
 async def draft_for_period(
@@ -42,41 +96,21 @@ async def draft_for_period(
         (Meter.vendor == vendor_id) & Meter.name.is_in(names or [""])
     )
     quantities = await aggregate(vendor_id, customer["id"], meters, period)
-    full = full_period_at(
-        period.start,
-        anchor=subscription["billing_anchor"],
-        period=plan.period,
-        tz=zone(customer["timezone"]),
-    )
-    share = proration_factor(period, full) if period != full else None
     vendor = (
-        await Vendor.select(Vendor.name, Vendor.test_clock_now, Vendor.tax_rate)
+        await Vendor.select(Vendor.id, Vendor.name, Vendor.test_clock_now, Vendor.tax_rate)
         .where(Vendor.id == vendor_id)
         .first()
     )
     assert vendor is not None
-    draft = await compute_draft(
+    draft = await build_draft(
         plugins,
-        vendor=VendorView(
-            id=vendor_id,
-            name=vendor["name"],
-            test_mode=vendor["test_clock_now"] is not None,
-            tax_rate=Decimal(vendor["tax_rate"]) if vendor["tax_rate"] is not None else None,
-        ),
-        customer=customer_view(customer),
+        vendor=vendor_view_of(vendor),
+        customer=customer,
+        subscription=subscription,
         plan=plan,
-        cycle=CycleView(
-            id=cycle["id"],
-            subscription_id=subscription["id"],
-            period_start=period.start,
-            period_end=period.end,
-            state=cycle["state"],
-            fixed_fee_share=None if share is None else f"{share.numerator}/{share.denominator}",
-        ),
-        usage=[
-            UsageTotal(meter=m["name"], quantity=quantities[m["name"]], unit=m["unit"])
-            for m in meters
-        ],
+        cycle=cycle,
+        meters=meters,
+        quantities=quantities,
     )
     return draft, {m["name"]: m for m in meters}
 

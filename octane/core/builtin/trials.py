@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import msgspec
 
@@ -20,6 +21,7 @@ from octane.core.contracts import AdjustmentLine, AdjustmentStage, DraftInvoice
 from octane.core.cycles import Period, full_period_at, zone
 from octane.core.metering import aggregate
 from octane.core.money import get_currency
+from octane.core.prefetch import current as current_prefetch
 from octane.core.pricing import price_plan
 from octane.core.store.tables import Meter, PricePlan, Subscription
 
@@ -32,9 +34,16 @@ async def apply_adjustments(
 ) -> list[AdjustmentLine] | None:
     if stage is not AdjustmentStage.TRIAL or draft.total <= 0:
         return None
-    subscription = (
-        await Subscription.select().where(Subscription.id == draft.cycle.subscription_id).first()
-    )
+    prefetched = current_prefetch()
+    subscription: dict[str, Any] | None
+    if prefetched is not None and draft.cycle.subscription_id in prefetched.subscriptions:
+        subscription = prefetched.subscriptions[draft.cycle.subscription_id]
+    else:
+        subscription = (
+            await Subscription.select()
+            .where(Subscription.id == draft.cycle.subscription_id)
+            .first()
+        )
     if subscription is None or subscription["trial_ends_at"] is None:
         return None
     cycle = Period(draft.cycle.period_start, draft.cycle.period_end)
