@@ -197,7 +197,9 @@ async def _bulk(engine: Any, sql: str, width: int, rows: Any) -> None:
 
 
 async def floor(url: str, vendor_id: str) -> float:
-    """One raw aggregate per (customer, meter) and one raw insert of as many lines."""
+    """One raw aggregate per (customer, meter), and one raw insert of as many invoice
+    lines (a usage line per meter plus the fixed fee) into a table shaped like
+    ``invoice_line``, with its unique index."""
     engine = await open_engine(url)
     started = time.perf_counter()
     rows = await Invoice.raw(
@@ -209,32 +211,64 @@ async def floor(url: str, vendor_id: str) -> float:
         datetime(2026, 2, 1, tzinfo=UTC),
         False,
     )
-    await Invoice.raw("CREATE TEMP TABLE bench_line (customer TEXT, meter TEXT, amount BIGINT)")
-    lines = [(r["customer"], r["meter"], int(r["total"]) // 1000) for r in rows]
-    customers = {r["customer"] for r in rows}
-    lines += [(c, "fixed_fee", 4900) for c in customers]  # the fixed-fee line too
+    lines: list[tuple[Any, ...]] = []
+    position: dict[str, int] = {}
+    for row in rows:
+        n = position[row["customer"]] = position.get(row["customer"], 0) + 1
+        lines.append(_line(vendor_id, row["customer"], n, row["meter"], int(row["total"]) // 1000))
+    for customer, n in position.items():
+        lines.append(_line(vendor_id, customer, n + 1, None, 4900))
     await _raw_insert(engine, lines)
     elapsed = time.perf_counter() - started
     await close_engine(engine)
     return elapsed
 
 
-async def _raw_insert(engine: Any, lines: list[tuple[str, str, int]]) -> None:
+def _line(vendor: str, customer: str, position: int, meter: str | None, amount: int) -> tuple:
+    return (
+        vendor,
+        f"inv_{customer}",
+        position,
+        "charge",
+        "usage",
+        "usage",
+        meter,
+        "1",
+        "0.01",
+        amount,
+        "{}",
+        "pricing",
+        None,
+    )
+
+
+_FLOOR_TABLE = (
+    "CREATE TEMP TABLE bench_line AS SELECT vendor, invoice, position, section, kind, "
+    "description, meter, quantity, unit_price, amount, details, source, reference "
+    "FROM invoice_line WHERE 1 = 0"
+)
+_FLOOR_INDEX = "CREATE UNIQUE INDEX bench_line_position ON bench_line (invoice, position)"
+
+
+async def _raw_insert(engine: Any, lines: list[tuple[Any, ...]]) -> None:
     from piccolo.engine.postgres import PostgresEngine
 
     if isinstance(engine, PostgresEngine):
         async with engine.pool.acquire() as connection, connection.transaction():
-            await connection.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS bench_line "
-                "(customer TEXT, meter TEXT, amount BIGINT)"
+            await connection.execute(_FLOOR_TABLE)
+            await connection.execute(_FLOOR_INDEX)
+            await connection.executemany(
+                "INSERT INTO bench_line VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+                "$11, $12, $13)",
+                lines,
             )
-            await connection.executemany("INSERT INTO bench_line VALUES ($1, $2, $3)", lines)
         return
     async with engine.connection() as connection:
-        await connection.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS bench_line (customer TEXT, meter TEXT, amount BIGINT)"
+        await connection.execute(_FLOOR_TABLE)
+        await connection.execute(_FLOOR_INDEX)
+        await connection.executemany(
+            "INSERT INTO bench_line VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", lines
         )
-        await connection.executemany("INSERT INTO bench_line VALUES (?, ?, ?)", lines)
         await connection.commit()
 
 

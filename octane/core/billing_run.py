@@ -54,7 +54,11 @@ from octane.core.usage import build_draft, vendor_view_of
 
 __all__ = ["BATCH_SIZE", "close_ended_cycles", "finalize_many"]
 
-BATCH_SIZE = 250
+BATCH_SIZE = 1000
+
+
+def _json(value: Any) -> str:
+    return "{}" if not value else json.dumps(value, separators=(",", ":"))
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -256,14 +260,17 @@ async def _finalize_batch(
     quantities: dict[str, dict[str, Any]] = {}
     for period, ids in by_period.items():
         quantities.update(await aggregate_many(vendor_id, ids, meters, period))
+    views = {plan_id: plan_view(row) for plan_id, row in plans.items()}
+    plan_meters = {
+        plan_id: [m for m in meters if m["name"] in {c.meter for c in view.components}]
+        for plan_id, view in views.items()
+    }
     drafts: list[tuple[dict[str, Any], DraftInvoice, InvoiceSettings]] = []
     with using(await prefetch(vendor_id, customer_ids)):
         for row in batch:
             cycle = cycles[row["cycle"]]
             subscription = subscriptions[cycle["subscription"]]
-            plan = plan_view(plans[subscription["plan"]])
-            names = {c.meter for c in plan.components}
-            plan_meters = [m for m in meters if m["name"] in names]
+            plan = views[subscription["plan"]]
             customer = customers[row["customer"]]
             draft = await build_draft(
                 plugins,
@@ -272,7 +279,7 @@ async def _finalize_batch(
                 subscription=subscription,
                 plan=plan,
                 cycle=cycle,
-                meters=plan_meters,
+                meters=plan_meters[subscription["plan"]],
                 quantities=quantities[row["customer"]],
             )
             settings = effective_settings(vendor["invoice_settings"], customer["invoice_settings"])
@@ -319,7 +326,7 @@ async def _write(
                 None if total > 0 else now,
                 "pending" if settings.invoice_delivery else "off",
                 due_at if charge_automatically else None,
-                json.dumps(dict(settings.raw)),
+                _json(settings.raw),
                 invoice_id,
             )
         )

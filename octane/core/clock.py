@@ -18,7 +18,7 @@ from typing import Protocol, runtime_checkable
 
 from octane.core.errors import StateError, ValidationError
 
-__all__ = ["Clock", "SystemClock", "TestClock", "ensure_utc", "utc"]
+__all__ = ["Clock", "SystemClock", "TestClock", "as_utc", "ensure_utc", "utc"]
 
 
 def ensure_utc(value: datetime, *, field: str = "time") -> datetime:
@@ -30,6 +30,12 @@ def ensure_utc(value: datetime, *, field: str = "time") -> datetime:
             code="naive_datetime",
         )
     return value.astimezone(UTC)
+
+
+def as_utc(value: datetime | str) -> datetime:
+    """A stored timestamp as an aware UTC datetime (raw SQL on SQLite may give text)."""
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def utc(

@@ -24,6 +24,7 @@ Rules:
 from __future__ import annotations
 
 import calendar
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
@@ -103,8 +104,12 @@ def _localize(wall: datetime, tz: ZoneInfo) -> datetime:
     return wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
+@functools.lru_cache(maxsize=65_536)
 def boundary(anchor: datetime, period: str, tz: ZoneInfo, n: int) -> datetime:
-    """The n-th period boundary after (n > 0) or before (n < 0) the anchor, in UTC."""
+    """The n-th period boundary after (n > 0) or before (n < 0) the anchor, in UTC.
+
+    Memoized: a billing run asks the same boundaries for every customer sharing an
+    anchor (most subscriptions start on the 1st), and the arguments are immutable."""
     _check_period(period)
     local = _aware(anchor, "billing_anchor").astimezone(tz)
     if period in _DAYS:

@@ -8,6 +8,8 @@ notifications. Durations are ISO 8601 (``PT12H``, ``P3D``).
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -86,6 +88,13 @@ def effective_settings(
 ) -> InvoiceSettings:
     """Defaults, then the vendor's settings, then the customer's overrides."""
     merged = {**DEFAULTS, **(vendor or {}), **(customer or {})}
+    return _parsed(json.dumps(merged, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(merged_json: str) -> InvoiceSettings:
+    """Parsing, memoized: a billing run asks for the same few combinations many times."""
+    merged = json.loads(merged_json)
     return InvoiceSettings(
         invoice_delivery=bool(merged["invoice_delivery"]),
         invoice_grace_period=parse_duration(

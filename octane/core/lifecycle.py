@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from octane.core.billing_run import BATCH_SIZE, close_ended_cycles, finalize_many
-from octane.core.clock import Clock, TestClock, ensure_utc
+from octane.core.clock import Clock, TestClock, as_utc, ensure_utc
 from octane.core.clocks import advance_test_clock, vendor_clock
 from octane.core.collection import collect, reconcile
 from octane.core.cycles import period_containing, zone
@@ -31,10 +31,8 @@ from octane.core.delivery import deliver_invoice
 from octane.core.plugins import PluginHost
 from octane.core.store.tables import (
     BillingCycle,
-    Customer,
     Invoice,
     PaymentAttempt,
-    PricePlan,
     Subscription,
 )
 
@@ -168,9 +166,10 @@ async def run_due_work(
     """Do everything due for one vendor at ``clock.now()``, until nothing is left (a
     finalization makes a delivery due, a delivery may make a charge due...)."""
     summary = DueWorkSummary()
-    for _ in range(max_rounds):
+    for number in range(max_rounds):
         round_ = DueWorkSummary()
-        round_.cycles_closed = await close_ended_cycles(vendor_id, clock)
+        if number == 0:  # periods end with time, not with work: once per call is enough
+            round_.cycles_closed = await close_ended_cycles(vendor_id, clock)
 
         round_.invoices_finalized = await _finalize_due(plugins, vendor_id, clock, round_)
 
@@ -240,32 +239,28 @@ async def next_deadline(vendor_id: str, after: datetime) -> datetime | None:
             PaymentAttempt.next_retry_at,
         ),
     ]
-    subscriptions = await Subscription.select().where(Subscription.vendor == vendor_id)
-    if subscriptions:
-        plans = {
-            p["id"]: p["period"]
-            for p in await PricePlan.select(PricePlan.id, PricePlan.period).where(
-                PricePlan.vendor == vendor_id
-            )
-        }
-        zones = {
-            c["id"]: c["timezone"]
-            for c in await Customer.select(Customer.id, Customer.timezone).where(
-                Customer.vendor == vendor_id
-            )
-        }
-        for subscription in subscriptions:
-            moment = max(after, subscription["starts_at"])
-            period = period_containing(
-                moment,
-                start=subscription["starts_at"],
-                anchor=subscription["billing_anchor"],
-                period=plans[subscription["plan"]],
-                tz=zone(zones[subscription["customer"]]),
-                end=subscription["ends_at"],
-            )
-            if period is not None and period.end > after:
-                found.append(period.end)
+    # Subscriptions sharing a schedule share their period ends: one row per schedule.
+    schedules = await Subscription.raw(
+        "SELECT s.starts_at AS starts_at, s.billing_anchor AS anchor, s.ends_at AS ends_at, "
+        "p.period AS period, c.timezone AS timezone FROM subscription s "
+        "JOIN price_plan p ON p.id = s.plan JOIN customer c ON c.id = s.customer "
+        "WHERE s.vendor = {} GROUP BY s.starts_at, s.billing_anchor, s.ends_at, p.period, "
+        "c.timezone",
+        vendor_id,
+    )
+    for schedule in schedules:
+        starts_at = as_utc(schedule["starts_at"])
+        ends_at = None if schedule["ends_at"] is None else as_utc(schedule["ends_at"])
+        period = period_containing(
+            max(after, starts_at),
+            start=starts_at,
+            anchor=as_utc(schedule["anchor"]),
+            period=schedule["period"],
+            tz=zone(schedule["timezone"]),
+            end=ends_at,
+        )
+        if period is not None and period.end > after:
+            found.append(period.end)
     times = [t for t in found if t is not None]
     return min(times) if times else None
 

@@ -97,11 +97,16 @@ class _Candidate:
 
 async def resolve(value: Any) -> Any:
     """Resolve a hook's return value: a plain value, an awaitable, or a callable of either."""
+    if value is None or type(value) in _PLAIN:  # the common case, decided cheaply
+        return value
     if inspect.isfunction(value) or inspect.ismethod(value):
         value = value()
     if inspect.isawaitable(value):
         value = await value
     return value
+
+
+_PLAIN = (list, tuple, dict, str, int, bool)
 
 
 def _octane_version() -> str:
@@ -231,6 +236,8 @@ class PluginHost:
         self.manager = manager
         self.records = records
         self.plugin_config = plugin_config
+        self._impl_cache: dict[str, list[pluggy.HookImpl]] = {}
+        """Hook implementations by hook name: the plugins are fixed once loaded."""
         self.payment_providers: dict[str, PaymentProviderInfo] = {}
         self.delivery_channels: dict[str, DeliveryChannelInfo] = {}
         self._collect_registrations()
@@ -274,11 +281,16 @@ class PluginHost:
     # -- calling --------------------------------------------------------------
 
     def _impls(self, hook_name: str) -> list[pluggy.HookImpl]:
+        cached = self._impl_cache.get(hook_name)
+        if cached is not None:
+            return cached
         caller = getattr(self.manager.hook, hook_name, None)
         if caller is None:
             raise PluginError(f"There is no hook named '{hook_name}'.")
         # Sorted by plugin name: results never depend on registration order.
-        return sorted(caller.get_hookimpls(), key=lambda impl: impl.plugin_name)
+        impls = sorted(caller.get_hookimpls(), key=lambda impl: impl.plugin_name)
+        self._impl_cache[hook_name] = impls
+        return impls
 
     @staticmethod
     def _arguments(impl: pluggy.HookImpl, kwargs: Mapping[str, Any]) -> list[Any]:
@@ -293,7 +305,9 @@ class PluginHost:
         results: list[tuple[str, Any]] = []
         for impl in self._impls(hook_name):
             try:
-                value = await resolve(impl.function(*self._arguments(impl, kwargs)))
+                value = impl.function(*[kwargs[name] for name in impl.argnames])
+                if value is not None and type(value) not in _PLAIN:
+                    value = await resolve(value)
             except Exception as exc:
                 raise PluginError(
                     f"Plugin '{impl.plugin_name}' failed in {hook_name}: "

@@ -3,6 +3,8 @@ including tax, soonest-expiring grant first, never below zero."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from octane import hookimpl
 from octane.core.contracts import AdjustmentLine, AdjustmentStage, DraftInvoice
 from octane.core.credit_grants import grants_with_remaining
@@ -12,11 +14,16 @@ __all__ = ["apply_adjustments"]
 
 
 @hookimpl
-async def apply_adjustments(
+def apply_adjustments(
     stage: AdjustmentStage, draft: DraftInvoice
-) -> list[AdjustmentLine] | None:
+) -> Awaitable[list[AdjustmentLine] | None] | None:
+    # Synchronous for the other stages: no coroutine for the common case of a billing run.
     if stage is not AdjustmentStage.CREDIT or draft.total <= 0:
         return None
+    return _credit_lines(draft)
+
+
+async def _credit_lines(draft: DraftInvoice) -> list[AdjustmentLine] | None:
     states = {
         s.grant.id: s
         for s in await grants_with_remaining(

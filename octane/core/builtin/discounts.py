@@ -9,6 +9,7 @@ at that scope; together they never take the total below zero.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -46,11 +47,16 @@ def _still_applies(coupon: dict[str, Any], used: int) -> bool:
 
 
 @hookimpl
-async def apply_adjustments(
+def apply_adjustments(
     stage: AdjustmentStage, draft: DraftInvoice
-) -> list[AdjustmentLine] | None:
+) -> Awaitable[list[AdjustmentLine] | None] | None:
+    # Synchronous for the other stages: no coroutine for the common case of a billing run.
     if stage is not AdjustmentStage.DISCOUNT or draft.total <= 0:
         return None
+    return _discount_lines(draft)
+
+
+async def _discount_lines(draft: DraftInvoice) -> list[AdjustmentLine] | None:
     lines: list[AdjustmentLine] = []
     remaining = draft.total
     for redemption in await customer_coupons(draft.vendor.id, draft.customer.id):

@@ -9,6 +9,7 @@ customer sees what the trial saved. Minimum charges do not apply inside a trial.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -29,11 +30,16 @@ __all__ = ["apply_adjustments"]
 
 
 @hookimpl
-async def apply_adjustments(
+def apply_adjustments(
     stage: AdjustmentStage, draft: DraftInvoice
-) -> list[AdjustmentLine] | None:
+) -> Awaitable[list[AdjustmentLine] | None] | None:
+    # Synchronous for the other stages: no coroutine for the common case of a billing run.
     if stage is not AdjustmentStage.TRIAL or draft.total <= 0:
         return None
+    return _trial_lines(draft)
+
+
+async def _trial_lines(draft: DraftInvoice) -> list[AdjustmentLine] | None:
     prefetched = current_prefetch()
     subscription: dict[str, Any] | None
     if prefetched is not None and draft.cycle.subscription_id in prefetched.subscriptions:

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import aiosqlite
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 
+from octane.core.clock import as_utc
 from octane.core.store.engine import current_engine
 from octane.core.store.sqlite_pool import PooledSQLiteEngine
 
@@ -55,18 +56,11 @@ _CHUNK = 500
 Outcome = tuple[set[str], dict[str, str], set[str]]
 
 
-def _as_time(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _fenced(rows: Sequence[MeasurementRow], invoiced: Sequence[tuple[Any, Any, Any]]) -> set[str]:
     """Keys of the rows whose time falls in one of the invoiced ``(customer, start, end)``."""
     periods: dict[str, list[tuple[datetime, datetime]]] = {}
     for customer, start, end in invoiced:
-        periods.setdefault(str(customer), []).append((_as_time(start), _as_time(end)))
+        periods.setdefault(str(customer), []).append((as_utc(start), as_utc(end)))
     return {
         row[3]
         for row in rows
