@@ -170,6 +170,8 @@ async def seed(url: str, customers: int, per_customer: int) -> str:
         12,
         measurement_rows,
     )
+    # Planner statistics for the bulk-loaded rows, as autovacuum would gather them.
+    await Invoice.raw("ANALYZE")
     await close_engine(engine)
     return vendor_id
 
@@ -375,6 +377,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--per-customer", type=int, default=200)
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
+    parser.add_argument("--skip-sqlite", action="store_true", help="only the PostgreSQL runs")
     args = parser.parse_args()
     CUSTOMERS_SEEDED[0] = args.customers
     counter = count_queries()
@@ -386,6 +389,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="octane-bill-") as folder:
         workdir = Path(folder)
         url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+        if args.skip_sqlite:
+            report.update(_postgres(args, workdir))
+            print(json.dumps(report, indent=2))
+            return
         started = time.perf_counter()
         vendor_id = asyncio.run(seed(url, args.customers, args.per_customer))
         report["sqlite_seed_s"] = round(time.perf_counter() - started, 1)

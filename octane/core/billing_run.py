@@ -39,7 +39,7 @@ from octane.core.metering import aggregate_many
 from octane.core.plugins import PluginHost
 from octane.core.prefetch import load as prefetch
 from octane.core.prefetch import using
-from octane.core.store.batch import execute_many
+from octane.core.store.batch import execute_many, insert_rows
 from octane.core.store.engine import is_postgres, write_transaction
 from octane.core.store.tables import (
     BillingCycle,
@@ -55,6 +55,23 @@ from octane.core.usage import build_draft, vendor_view_of
 __all__ = ["BATCH_SIZE", "close_ended_cycles", "finalize_many"]
 
 BATCH_SIZE = 1000
+
+
+_V, _T, _B, _TS = "varchar", "text", "bigint", "timestamptz"
+_LINE_COLUMNS = (
+    ("vendor", _V), ("invoice", _V), ("position", "integer"), ("section", _V), ("kind", _V),
+    ("description", _T), ("meter", _V), ("quantity", _V), ("unit_price", _V), ("amount", _B),
+    ("details", "json"), ("source", _V), ("reference", _V),
+)  # fmt: skip
+_LEDGER_COLUMNS = (
+    ("vendor", _V), ("customer", _V), ("cycle", _V), ("invoice", _V), ("kind", _V),
+    ("amount", _B), ("currency", _V), ("description", _T), ("source_ref", _V),
+    ("effective_at", _TS), ("created_at", _TS),
+)  # fmt: skip
+_EVENT_COLUMNS = (
+    ("vendor", _V), ("actor", _V), ("action", _V), ("target", _V), ("details", "json"),
+    ("at", _TS),
+)  # fmt: skip
 
 
 def _json(value: Any) -> str:
@@ -401,24 +418,10 @@ async def _write(
         "WHERE id = ? AND status = 'draft'",
         invoices,
     )
-    await execute_many(
-        "INSERT INTO invoice_line (vendor, invoice, position, section, kind, description, "
-        "meter, quantity, unit_price, amount, details, source, reference) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        lines,
-    )
+    await insert_rows("invoice_line", _LINE_COLUMNS, lines)
     await execute_many(
         "UPDATE billing_cycle SET accrued_amount = ? WHERE id = ? AND accrued_amount = ?",
         accruals,
     )
-    await execute_many(
-        "INSERT INTO ledger_entry (vendor, customer, cycle, invoice, kind, amount, currency, "
-        "description, source_ref, effective_at, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        ledger,
-    )
-    await execute_many(
-        "INSERT INTO audit_log (vendor, actor, action, target, details, at) "
-        "VALUES (?, ?, ?, ?, ?, ?)",
-        events,
-    )
+    await insert_rows("ledger_entry", _LEDGER_COLUMNS, ledger)
+    await insert_rows("audit_log", _EVENT_COLUMNS, events)

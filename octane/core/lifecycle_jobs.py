@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from octane.core.billing_run import BATCH_SIZE, finalize_many
 from octane.core.clocks import vendor_clock
 from octane.core.collection import collect, reconcile
 from octane.core.delivery import deliver_invoice
@@ -50,6 +51,16 @@ async def finalize_job(ctx: dict[str, Any], *, vendor_id: str, invoice_id: str) 
     return str(invoice["status"])
 
 
+async def finalize_batch_job(ctx: dict[str, Any], *, vendor_id: str, invoice_ids: list[str]) -> int:
+    """Finalize a batch of due drafts in one transaction (see octane.core.billing_run)."""
+    clock = await vendor_clock(vendor_id)
+    due = set(await due_finalizations(vendor_id, clock))
+    finalized = await finalize_many(
+        ctx["octane"].plugins, vendor_id, [i for i in invoice_ids if i in due], clock=clock
+    )
+    return len(finalized)
+
+
 async def deliver_job(ctx: dict[str, Any], *, vendor_id: str, invoice_id: str) -> str | None:
     clock = await vendor_clock(vendor_id)
     return await deliver_invoice(ctx["octane"].plugins, vendor_id, invoice_id, clock=clock)
@@ -68,6 +79,7 @@ async def reconcile_job(ctx: dict[str, Any], *, vendor_id: str, attempt_id: str)
 
 LIFECYCLE_JOBS: list[tuple[str, Callable[..., Awaitable[Any]]]] = [
     ("finalize_invoice", finalize_job),
+    ("finalize_invoices", finalize_batch_job),
     ("deliver_invoice", deliver_job),
     ("collect_payment", collect_job),
     ("reconcile_payment", reconcile_job),
@@ -87,8 +99,11 @@ async def lifecycle_sweeper(ctx: dict[str, Any]) -> int:
         except Exception:
             log.exception("closing the cycles of %s failed; the next sweep retries", vendor_id)
         due: list[tuple[str, str, dict[str, Any]]] = []
-        for invoice_id in await due_finalizations(vendor_id, clock):
-            due.append(("finalize_invoice", f"finalize:{invoice_id}", {"invoice_id": invoice_id}))
+        drafts = await due_finalizations(vendor_id, clock)
+        for start in range(0, len(drafts), BATCH_SIZE):
+            ids = drafts[start : start + BATCH_SIZE]
+            key = f"finalize:{ids[0]}:{len(ids)}"
+            due.append(("finalize_invoices", key, {"invoice_ids": ids}))
         for invoice_id in await due_deliveries(vendor_id, clock):
             due.append(("deliver_invoice", f"deliver:{invoice_id}", {"invoice_id": invoice_id}))
         for invoice_id in await due_collections(vendor_id, clock):

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -221,6 +222,24 @@ def test_demo_then_serve_answers_with_the_demo_key(tmp_path: Path) -> None:
             "active_users",
         }
         assert (tmp_path / "data" / "redis.sock").exists()  # the embedded Redis is up
+        # The demo shows the lifecycle: ended cycles are invoiced; time travel bills more.
+        auth = {"Authorization": f"Bearer {key[1]}"}
+        invoices = httpx.get(f"{base}/api/v1/invoices", headers=auth).json()["invoices"]
+        finalized = [i for i in invoices if i["status"] != "draft"]
+        assert len(finalized) >= 5 and all(i["number"] for i in finalized)
+        now = httpx.get(f"{base}/api/v1/clock", headers=auth).json()["now"]
+        later = (datetime.fromisoformat(now) + timedelta(days=40)).isoformat()
+        moved = httpx.post(
+            f"{base}/api/v1/clock/advance", json={"to": later}, headers=auth, timeout=60
+        )
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["invoices_finalized"] >= 5
+        assert moved.json()["payments_attempted"] >= 5
+        statuses = {
+            i["status"]
+            for i in httpx.get(f"{base}/api/v1/invoices?limit=200", headers=auth).json()["invoices"]
+        }
+        assert {"paid", "uncollectible"} <= statuses
     finally:
         server.send_signal(signal.SIGINT)
         output, _ = server.communicate(timeout=30)

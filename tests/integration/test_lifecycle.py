@@ -288,3 +288,31 @@ async def test_only_a_test_clock_moves_and_only_forward(api: Any) -> None:
         response = await api.post("/api/v1/clock/advance", json=body, headers=test)
         assert response.status_code in (400, 409, 422), (body, response.text)
         assert response.json()["error"]["field"] == field
+
+
+async def test_a_late_success_pays_the_invoice_and_stops_the_retries(api: Any) -> None:
+    """The provider says later (a webhook, a reconciliation) that a charge we recorded as
+    failed went through after all: the invoice is paid and nothing more is charged."""
+    from octane.core.clocks import vendor_clock
+    from octane.core.collection import apply_result
+    from octane.core.contracts import PaymentResult, PaymentStatus
+    from tests.helpers import PLUGINS
+
+    billing = await Billing.start(
+        api, payment_config={"sandbox": {"outcomes": ["fail:processing_error"]}}
+    )
+    await billing.january_billed()
+    await billing.advance("2026-02-05T00:00:00Z")
+    invoice = await billing.invoice()
+    assert invoice["status"] == "failed" and invoice["next_payment_at"] is not None
+    vendor = billing.headers["X-Vendor-Id"]
+    (attempt,) = invoice["payment_attempts"]
+    late = PaymentResult(status=PaymentStatus.SUCCEEDED, provider_reference="sbx_late")
+    clock = await vendor_clock(vendor)
+    assert await apply_result(PLUGINS, vendor, attempt["id"], late, clock=clock) == "succeeded"
+    assert await apply_result(PLUGINS, vendor, attempt["id"], late, clock=clock) is None
+    invoice = await billing.invoice()
+    assert (invoice["status"], invoice["next_payment_at"]) == ("paid", None)
+    assert (await billing.advance("2026-03-01T00:00:00Z"))["payments_attempted"] == 0
+    ledger = await billing.ok("GET", "/api/v1/customers/acme/ledger")
+    assert ledger["problems"] == [] and ledger["totals"]["payment"] == -2000
