@@ -33,6 +33,7 @@ from octane.core.contracts import (
 from octane.core.delivery import send_notification, settings_for
 from octane.core.errors import ConflictError, StateError
 from octane.core.ids import new_id
+from octane.core.invoices import get_invoice_row
 from octane.core.plugins import PluginHost
 from octane.core.store.engine import write_transaction
 from octane.core.store.tables import Invoice, LedgerEntry, PaymentAttempt
@@ -54,18 +55,6 @@ provider is asked about it."""
 COLLECTABLE = ("finalized", "delivered", "failed")
 
 
-async def _invoice(vendor_id: str, invoice_id: str) -> dict[str, Any]:
-    row = (
-        await Invoice.select()
-        .where((Invoice.id == invoice_id) & (Invoice.vendor == vendor_id))
-        .output(load_json=True)
-        .first()
-    )
-    if row is None:
-        raise StateError(f"There is no invoice '{invoice_id}'.", field="id")
-    return dict(row)
-
-
 async def collect(
     plugins: PluginHost,
     vendor_id: str,
@@ -79,7 +68,7 @@ async def collect(
 
     Returns the attempt made, or None when nothing was due or another run got there.
     """
-    invoice = await _invoice(vendor_id, invoice_id)
+    invoice = await get_invoice_row(vendor_id, invoice_id)
     now = clock.now()
     allowed = (*COLLECTABLE, "uncollectible") if manual else COLLECTABLE
     if invoice["status"] not in allowed:
@@ -201,7 +190,7 @@ async def reconcile(
     )
     if not claimed:
         return None
-    invoice = await _invoice(vendor_id, attempt["invoice"])
+    invoice = await get_invoice_row(vendor_id, attempt["invoice"])
     customer, _ = await customer_view_by_id(invoice["customer"])
     vendor = await vendor_view(vendor_id)
     try:
@@ -287,7 +276,7 @@ async def apply_result(
     attempt = await PaymentAttempt.select().where(PaymentAttempt.id == attempt_id).first()
     if attempt is None:
         raise ConflictError(f"There is no payment attempt '{attempt_id}'.", field="attempt")
-    invoice = await _invoice(vendor_id, attempt["invoice"])
+    invoice = await get_invoice_row(vendor_id, attempt["invoice"])
     open_states = ["pending", "unknown"]
     notification: Notification | None = None
     customer, customer_row = await customer_view_by_id(invoice["customer"])
@@ -427,7 +416,7 @@ async def _notification(
     code: FailureCode | None = None,
     next_at: datetime | None = None,
 ) -> Notification:
-    fresh = await _invoice(vendor_id, invoice["id"])
+    fresh = await get_invoice_row(vendor_id, invoice["id"])
     view = await invoice_view(fresh, await vendor_view(vendor_id), customer)
     message, remedy = ("", "")
     if code is not None:

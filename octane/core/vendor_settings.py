@@ -26,15 +26,28 @@ __all__ = [
 ]
 
 
+def _check_available(
+    value: object, available: Collection[str], *, what: str, field: str, code: str
+) -> None:
+    if value is not None and value not in available:
+        raise ValidationError(
+            f"'{value}' is not an available {what}; available: "
+            f"{', '.join(sorted(available)) or '(none: enable a plugin that provides one)'}.",
+            field=field,
+            code=code,
+        )
+
+
 def check_provider(value: object, providers: Collection[str], *, field: str) -> None:
     """A payment provider must be one an enabled plugin provides."""
-    if value is not None and value not in providers:
-        raise ValidationError(
-            f"'{value}' is not an available payment provider; available: "
-            f"{', '.join(sorted(providers)) or '(none: enable a provider plugin)'}.",
-            field=field,
-            code="unknown_provider",
-        )
+    _check_available(
+        value, providers, what="payment provider", field=field, code="unknown_provider"
+    )
+
+
+def check_channel(value: object, channels: Collection[str], *, field: str) -> None:
+    """A delivery channel must be one an enabled plugin provides."""
+    _check_available(value, channels, what="delivery channel", field=field, code="unknown_channel")
 
 
 async def _stored(vendor_id: str) -> dict[str, Any]:
@@ -53,17 +66,6 @@ async def _stored(vendor_id: str) -> dict[str, Any]:
 async def get_invoice_settings(vendor_id: str) -> dict[str, Any]:
     """The vendor's settings in force (defaults where the vendor chose nothing)."""
     return {**DEFAULTS, **await _stored(vendor_id)}
-
-
-def check_channel(value: object, channels: Collection[str], *, field: str) -> None:
-    """A delivery channel must be one an enabled plugin provides."""
-    if value is not None and value not in channels:
-        raise ValidationError(
-            f"'{value}' is not an available delivery channel; available: "
-            f"{', '.join(sorted(channels)) or '(none: enable a delivery plugin)'}.",
-            field=field,
-            code="unknown_channel",
-        )
 
 
 async def update_invoice_settings(

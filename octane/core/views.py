@@ -17,6 +17,7 @@ from octane.core.contracts import (
 from octane.core.customers import customer_view
 from octane.core.errors import NotFoundError
 from octane.core.store.tables import Customer, InvoiceLine, Vendor
+from octane.core.usage import vendor_view_of
 
 __all__ = ["attempt_view", "customer_view_by_id", "invoice_view", "vendor_view"]
 
@@ -29,12 +30,7 @@ async def vendor_view(vendor_id: str) -> VendorView:
     )
     if row is None:
         raise NotFoundError(f"There is no vendor '{vendor_id}'.", field="vendor")
-    return VendorView(
-        id=row["id"],
-        name=row["name"],
-        test_mode=row["test_clock_now"] is not None,
-        tax_rate=Decimal(row["tax_rate"]) if row["tax_rate"] is not None else None,
-    )
+    return vendor_view_of(row)
 
 
 async def customer_view_by_id(customer_id: str) -> tuple[CustomerView, dict[str, Any]]:
