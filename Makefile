@@ -40,8 +40,8 @@ test-postgres: install
 	OCTANE_TEST_POSTGRES=1 $(BIN)/pytest -q -p no:cacheprovider -m db
 
 bench: install
-	@ls bench/*.py >/dev/null 2>&1 && for b in bench/*.py; do $(BIN)/python $$b || exit 1; done \
-		|| echo "no benchmarks yet"
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/billing_run.py --postgres
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
