@@ -52,7 +52,7 @@ from octane.core.store.tables import (
 )
 from octane.core.usage import build_draft, vendor_view_of
 
-__all__ = ["BATCH_SIZE", "close_ended_cycles", "finalize_many"]
+__all__ = ["BATCH_SIZE", "close_ended_cycles", "compute_drafts", "finalize_many"]
 
 BATCH_SIZE = 1000
 
@@ -241,39 +241,36 @@ async def finalize_many(
     return [row["id"] for row in batch]
 
 
-async def _finalize_batch(
-    plugins: PluginHost, vendor_id: str, batch: list[dict[str, Any]], *, now: datetime
-) -> None:
-    """Compute and write the invoices of ``batch`` (their cycles are already invoiced)."""
-    vendor = await _vendor_settings(vendor_id)
+async def compute_drafts(
+    plugins: PluginHost,
+    vendor: dict[str, Any],
+    cycles: Sequence[dict[str, Any]],
+) -> list[tuple[dict[str, Any], DraftInvoice]]:
+    """The drafts of many cycles (at most one per customer) with a fixed number of queries:
+    customers, subscriptions, plans and meters loaded once, usage aggregated per period in
+    one grouped query, and the built-in plugins' rows prefetched. Returns (customer row,
+    draft) in the order of ``cycles``."""
+    vendor_id = str(vendor["id"])
     vendor_view = vendor_view_of(vendor)
-    customer_ids = [row["customer"] for row in batch]
+    customer_ids = [c["customer"] for c in cycles]
     customers = await _customers(vendor_id, customer_ids)
-    cycles = {
-        c["id"]: c
-        for c in await BillingCycle.select().where(
-            BillingCycle.id.is_in([row["cycle"] for row in batch])
-        )
-    }
     subscriptions = {
         s["id"]: s
         for s in await Subscription.select().where(
-            Subscription.id.is_in(sorted({c["subscription"] for c in cycles.values()}))
+            Subscription.id.is_in(sorted({c["subscription"] for c in cycles}) or [""])
         )
     }
     plans = {
         p["id"]: p
         for p in await PricePlan.select()
-        .where(PricePlan.id.is_in(sorted({s["plan"] for s in subscriptions.values()})))
+        .where(PricePlan.id.is_in(sorted({s["plan"] for s in subscriptions.values()}) or [""]))
         .output(load_json=True)
     }
     meters = await Meter.select().where(Meter.vendor == vendor_id)
     by_period: dict[Period, list[str]] = {}
-    for row in batch:
-        cycle = cycles[row["cycle"]]
-        by_period.setdefault(Period(cycle["period_start"], cycle["period_end"]), []).append(
-            row["customer"]
-        )
+    for cycle in cycles:
+        period = Period(cycle["period_start"], cycle["period_end"])
+        by_period.setdefault(period, []).append(cycle["customer"])
     quantities: dict[str, dict[str, Any]] = {}
     for period, ids in by_period.items():
         quantities.update(await aggregate_many(vendor_id, ids, meters, period))
@@ -282,25 +279,41 @@ async def _finalize_batch(
         plan_id: [m for m in meters if m["name"] in {c.meter for c in view.components}]
         for plan_id, view in views.items()
     }
-    drafts: list[tuple[dict[str, Any], DraftInvoice, InvoiceSettings]] = []
+    drafts: list[tuple[dict[str, Any], DraftInvoice]] = []
     with using(await prefetch(vendor_id, customer_ids)):
-        for row in batch:
-            cycle = cycles[row["cycle"]]
+        for cycle in cycles:
             subscription = subscriptions[cycle["subscription"]]
-            plan = views[subscription["plan"]]
-            customer = customers[row["customer"]]
+            customer = customers[cycle["customer"]]
             draft = await build_draft(
                 plugins,
                 vendor=vendor_view,
                 customer=customer,
                 subscription=subscription,
-                plan=plan,
+                plan=views[subscription["plan"]],
                 cycle=cycle,
                 meters=plan_meters[subscription["plan"]],
-                quantities=quantities[row["customer"]],
+                quantities=quantities[cycle["customer"]],
             )
-            settings = effective_settings(vendor["invoice_settings"], customer["invoice_settings"])
-            drafts.append((row, draft, settings))
+            drafts.append((customer, draft))
+    return drafts
+
+
+async def _finalize_batch(
+    plugins: PluginHost, vendor_id: str, batch: list[dict[str, Any]], *, now: datetime
+) -> None:
+    """Compute and write the invoices of ``batch`` (their cycles are already invoiced)."""
+    vendor = await _vendor_settings(vendor_id)
+    cycles = {
+        c["id"]: c
+        for c in await BillingCycle.select().where(
+            BillingCycle.id.is_in([row["cycle"] for row in batch])
+        )
+    }
+    computed = await compute_drafts(plugins, vendor, [cycles[row["cycle"]] for row in batch])
+    drafts = [
+        (row, draft, effective_settings(vendor["invoice_settings"], customer["invoice_settings"]))
+        for row, (customer, draft) in zip(batch, computed, strict=True)
+    ]
     numbers = await take_numbers(
         vendor_id,
         len(drafts),

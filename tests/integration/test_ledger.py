@@ -129,3 +129,15 @@ async def test_ledger_api(api: Any) -> None:
     assert ledger["totals"] == {"accrual": 300} and ledger["problems"] == []
     other = await new_vendor("Other")
     assert (await api.get("/api/v1/customers/acme/ledger", headers=other)).status_code == 404
+
+
+async def test_concurrent_accrual_runs_count_each_delta_once(db: Any) -> None:
+    vendor, clock = await _setup()
+    await _usage(vendor, clock, "a", "100", 2)
+    changed = await asyncio.gather(*(accrue_open_cycles(PLUGINS) for _ in range(3)))
+    assert sorted(changed) == [0, 0, 1]
+    await _usage(vendor, clock, "b", "50", 3)
+    await asyncio.gather(*(accrue_open_cycles(PLUGINS) for _ in range(3)))
+    amounts = [r["amount"] for r in await LedgerEntry.select(LedgerEntry.amount)]
+    assert sorted(amounts) == [50, 600]  # 1.00 + 5.00 fee, then 0.50 more
+    assert await check_invariants(vendor) == []
