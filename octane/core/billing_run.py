@@ -205,11 +205,16 @@ async def finalize_many(
 ) -> list[str]:
     """Finalize these draft invoices (at most one per customer is taken per call);
     return the ids finalized by this call. Callers check that they are due."""
-    rows = await Invoice.select(Invoice.id, Invoice.customer, Invoice.cycle).where(
-        (Invoice.vendor == vendor_id)
-        & Invoice.id.is_in(list(invoice_ids) or [""])
-        & (Invoice.status == "draft")
+    rows = await (
+        Invoice.select(Invoice.id, Invoice.customer, Invoice.cycle)
+        .where(
+            (Invoice.vendor == vendor_id)
+            & Invoice.id.is_in(list(invoice_ids) or [""])
+            & (Invoice.status == "draft")
+        )
+        .order_by(Invoice.period_end)
     )
+    # A customer's oldest due invoice first: it is numbered first and draws credit first.
     chosen: dict[str, dict[str, Any]] = {}
     for row in rows:
         chosen.setdefault(row["customer"], row)

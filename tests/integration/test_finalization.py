@@ -285,3 +285,30 @@ async def test_a_measurement_checked_before_finalization_is_refused_not_lost(
     assert (error.index, error.error.code) == (0, "cycle_invoiced")
     assert invoice["number"] in error.error.message
     assert await Measurement.count().where(Measurement.key.like("%")) == 2  # March 5 + April 1
+
+
+async def test_a_customer_s_older_invoice_is_numbered_and_credited_first(db: Any) -> None:
+    """Two cycles of one customer due at once (a clock moved without stepping): January is
+    finalized first, gets the first number and draws the credit first."""
+    from octane.core.credit_grants import grant_credit
+
+    clock = TestClock(utc(2026, 1, 5))
+    made = await create_vendor(
+        name="V", email="v@v.example", clock=clock, test_clock_start=clock.now()
+    )
+    vendor = str(made["id"])
+    await create_plan(vendor, name="p", currency="USD", period="month", fixed_fee="10", clock=clock)
+    await create_customer(vendor, {"name": "acme", "currency": "USD"}, clock=clock)
+    await create_subscription(
+        vendor, "acme", price_plan="p", starts_at=utc(2026, 1, 1), clock=clock
+    )
+    await grant_credit(vendor, "acme", amount="15.00", currency="USD", clock=clock)
+    await advance_test_clock(vendor, utc(2026, 3, 3))
+    summary = await run_due_work(PLUGINS, vendor, await vendor_clock(vendor))
+    assert summary.invoices_finalized == 2
+    invoices = await Invoice.select().where(Invoice.vendor == vendor).order_by(Invoice.period_start)
+    assert [(i["number"], i["total"]) for i in invoices] == [
+        ("INV-2026-000001", 0),
+        ("INV-2026-000002", 500),
+    ]
+    assert await check_invariants(vendor) == []
