@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from octane.core.billing_run import BATCH_SIZE, compute_drafts
+from octane.core.billing_run import BATCH_SIZE, compute_drafts, insert_cycle_rows
 from octane.core.clocks import vendor_clock
 from octane.core.cycles import period_containing, zone
-from octane.core.ids import new_id
 from octane.core.plugins import PluginHost
 from octane.core.store.batch import execute_many, insert_rows
 from octane.core.store.engine import is_postgres, write_transaction
@@ -74,17 +73,7 @@ async def accrue_vendor(plugins: PluginHost, vendor_id: str) -> int:
         )
         if period is not None:
             current.append((subscription, period))
-    async with write_transaction():  # the rows of cycles nobody has looked at yet
-        await execute_many(
-            "INSERT INTO billing_cycle (id, vendor, customer, subscription, period_start, "
-            "period_end, state, accrued_amount, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'open', 0, ?) "
-            "ON CONFLICT (subscription, period_start, period_end) DO NOTHING",
-            [
-                (new_id("cyc"), vendor_id, s["customer"], s["id"], p.start, p.end, now)
-                for s, p in current
-            ],
-        )
+    await insert_cycle_rows(vendor_id, current, now=now)  # cycles nobody looked at yet
     cycles = await BillingCycle.select().where(
         (BillingCycle.vendor == vendor_id)
         & (BillingCycle.state == "open")

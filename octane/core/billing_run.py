@@ -52,7 +52,13 @@ from octane.core.store.tables import (
 )
 from octane.core.usage import build_draft, vendor_view_of
 
-__all__ = ["BATCH_SIZE", "close_ended_cycles", "compute_drafts", "finalize_many"]
+__all__ = [
+    "BATCH_SIZE",
+    "close_ended_cycles",
+    "compute_drafts",
+    "finalize_many",
+    "insert_cycle_rows",
+]
 
 BATCH_SIZE = 1000
 
@@ -100,6 +106,24 @@ async def _customers(vendor_id: str, ids: Sequence[str]) -> dict[str, dict[str, 
 # ------------------------------------------------------------------ closing cycles
 
 
+async def insert_cycle_rows(
+    vendor_id: str, periods: Sequence[tuple[dict[str, Any], Period]], *, now: datetime
+) -> None:
+    """Create the ``open`` rows of these (subscription, period) cycles in one statement;
+    rows that exist already (the unique index on the period) are left as they are."""
+    async with write_transaction():
+        await execute_many(
+            "INSERT INTO billing_cycle (id, vendor, customer, subscription, period_start, "
+            "period_end, state, accrued_amount, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'open', 0, ?) "
+            "ON CONFLICT (subscription, period_start, period_end) DO NOTHING",
+            [
+                (new_id("cyc"), vendor_id, s["customer"], s["id"], p.start, p.end, now)
+                for s, p in periods
+            ],
+        )
+
+
 async def close_ended_cycles(vendor_id: str, clock: Clock) -> int:
     """Every cycle of the vendor whose period has ended moves from open to grace, with its
     draft invoice; rows of ended periods nobody looked at are created first."""
@@ -139,17 +163,7 @@ async def close_ended_cycles(vendor_id: str, clock: Clock) -> int:
         ):
             if period.end <= now and (subscription["id"], period.start, period.end) not in known:
                 missing.append((subscription, period))
-    async with write_transaction():
-        await execute_many(
-            "INSERT INTO billing_cycle (id, vendor, customer, subscription, period_start, "
-            "period_end, state, accrued_amount, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'open', 0, ?) "
-            "ON CONFLICT (subscription, period_start, period_end) DO NOTHING",
-            [
-                (new_id("cyc"), vendor_id, s["customer"], s["id"], p.start, p.end, now)
-                for s, p in missing
-            ],
-        )
+    await insert_cycle_rows(vendor_id, missing, now=now)
     ended = await BillingCycle.select().where(
         (BillingCycle.vendor == vendor_id)
         & (BillingCycle.state == "open")
