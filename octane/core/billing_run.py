@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from octane.core.catalog import plan_view
-from octane.core.clock import Clock
+from octane.core.clock import Clock, as_utc
 from octane.core.contracts import DraftInvoice
 from octane.core.cycles import Period, cycles_between, zone
 from octane.core.ids import new_id
@@ -145,11 +145,22 @@ async def close_ended_cycles(vendor_id: str, clock: Clock) -> int:
             Customer.vendor == vendor_id
         )
     }
+    # Closing handles every ended period of a subscription at once, so all periods before
+    # its latest closed cycle exist already: only the periods after it are looked at, and
+    # the work per sweep does not grow with the history.
+    closed_until = {
+        str(r["subscription"]): as_utc(r["until"])
+        for r in await BillingCycle.raw(
+            "SELECT subscription, MAX(period_end) AS until FROM billing_cycle "
+            "WHERE vendor = {} AND state <> 'open' GROUP BY subscription",
+            vendor_id,
+        )
+    }
     known = {
         (c["subscription"], c["period_start"], c["period_end"])
         for c in await BillingCycle.select(
             BillingCycle.subscription, BillingCycle.period_start, BillingCycle.period_end
-        ).where((BillingCycle.vendor == vendor_id) & (BillingCycle.period_start < now))
+        ).where((BillingCycle.vendor == vendor_id) & (BillingCycle.state == "open"))
     }
     missing = []
     for subscription in subscriptions:
@@ -160,6 +171,7 @@ async def close_ended_cycles(vendor_id: str, clock: Clock) -> int:
             tz=zone(zones[subscription["customer"]]),
             until=now,
             end=subscription["ends_at"],
+            since=closed_until.get(subscription["id"]),
         ):
             if period.end <= now and (subscription["id"], period.start, period.end) not in known:
                 missing.append((subscription, period))

@@ -172,10 +172,14 @@ def cycles_between(
     tz: ZoneInfo,
     until: datetime,
     end: datetime | None = None,
+    since: datetime | None = None,
 ) -> list[Period]:
-    """Every period of the subscription that starts before ``until``, in order."""
+    """Every period of the subscription that starts before ``until``, in order (only those
+    from ``since`` on, when given: it must be a period boundary, e.g. a cycle's end)."""
     periods: list[Period] = []
     cursor = _aware(start, "starts_at")
+    if since is not None:
+        cursor = max(cursor, _aware(since, "since"))
     limit = _aware(until, "until")
     while cursor < limit:
         current = period_containing(

@@ -19,7 +19,7 @@ from octane.core.ledger import check_invariants
 from octane.core.lifecycle import close_ended_cycles, run_due_work
 from octane.core.metering import ingest
 from octane.core.plugins import load_plugins
-from octane.core.store.tables import Invoice, InvoiceLine, LedgerEntry, Measurement
+from octane.core.store.tables import BillingCycle, Invoice, InvoiceLine, LedgerEntry, Measurement
 from octane.core.subscriptions import create_subscription
 from octane.core.vendor_settings import set_numbering
 from octane.core.vendors import create_vendor
@@ -312,3 +312,34 @@ async def test_a_customer_s_older_invoice_is_numbered_and_credited_first(db: Any
         ("INV-2026-000002", 500),
     ]
     assert await check_invariants(vendor) == []
+
+
+async def test_cycles_nobody_looked_at_are_still_billed(db: Any) -> None:
+    """The current cycle's row can exist before any earlier one (a usage question in March
+    about a subscription from January): closing still creates and bills January and
+    February, and later sweeps bill each new period once."""
+    from octane.core.usage import cycle_usage
+
+    clock = TestClock(utc(2026, 3, 15))
+    made = await create_vendor(
+        name="V", email="v@v.example", clock=clock, test_clock_start=clock.now()
+    )
+    vendor = str(made["id"])
+    await create_plan(vendor, name="p", currency="USD", period="month", fixed_fee="10", clock=clock)
+    await create_customer(vendor, {"name": "acme", "currency": "USD"}, clock=clock)
+    await create_subscription(
+        vendor, "acme", price_plan="p", starts_at=utc(2026, 1, 1), clock=clock
+    )
+    await cycle_usage(PLUGINS, vendor, "acme", cycle_id=None, clock=clock)  # March's row
+    assert await close_ended_cycles(vendor, clock) == 2
+    await advance_test_clock(vendor, utc(2026, 5, 3))
+    await run_due_work(PLUGINS, vendor, await vendor_clock(vendor))
+    periods = [
+        (c["period_start"].month, c["state"])
+        for c in await BillingCycle.select()
+        .where(BillingCycle.vendor == vendor)
+        .order_by(BillingCycle.period_start)
+    ]
+    assert periods == [(1, "invoiced"), (2, "invoiced"), (3, "invoiced"), (4, "invoiced")]
+    assert await close_ended_cycles(vendor, await vendor_clock(vendor)) == 0
+    assert await Invoice.count().where(Invoice.vendor == vendor) == 4
