@@ -17,24 +17,12 @@ from typing import Any
 
 from octane.core.billing_run import finalize_many
 from octane.core.clock import Clock
-from octane.core.errors import NotFoundError, StateError
+from octane.core.errors import StateError
+from octane.core.invoices import get_invoice_row
 from octane.core.plugins import PluginHost
-from octane.core.store.tables import (
-    BillingCycle,
-    Invoice,
-)
+from octane.core.store.tables import BillingCycle
 
 __all__ = ["finalize_invoice"]
-
-
-async def _row(table: Any, **where: Any) -> dict[str, Any]:
-    query = table.select().output(load_json=True)
-    for column, value in where.items():
-        query = query.where(getattr(table, column) == value)
-    row = await query.first()
-    if row is None:
-        raise NotFoundError(f"There is no {table._meta.tablename} {where}.")
-    return dict(row)
 
 
 async def finalize_invoice(
@@ -49,10 +37,11 @@ async def finalize_invoice(
 
     Returns the invoice row; an invoice finalized already is returned unchanged.
     """
-    invoice = await _row(Invoice, id=invoice_id, vendor=vendor_id)
+    invoice = await get_invoice_row(vendor_id, invoice_id)
     if invoice["status"] != "draft":
         return invoice
-    cycle = await _row(BillingCycle, id=invoice["cycle"])
+    cycle = await BillingCycle.select().where(BillingCycle.id == invoice["cycle"]).first()
+    assert cycle is not None  # a foreign key
     now = clock.now()
     if not early and cycle["grace_ends_at"] is not None and cycle["grace_ends_at"] > now:
         raise StateError(
@@ -62,4 +51,4 @@ async def finalize_invoice(
             code="grace_period_running",
         )
     await finalize_many(plugins, vendor_id, [invoice_id], clock=clock, skip_locked=False)
-    return await _row(Invoice, id=invoice_id)
+    return await get_invoice_row(vendor_id, invoice_id)

@@ -11,9 +11,10 @@ running them twice, concurrently, or after a crash does each thing once.
              collecting --> paid | failed --(retry schedule)--> collecting | uncollectible
              any unpaid finalized state --> void (by a person, with a reason)
 
-Each ``due_*`` query returns ids; each ``do_*`` function does one item and can run in
-a job of its own (the sweep enqueues them with deterministic keys) or inline (a test
-clock's advance runs everything due until nothing is left).
+Each ``due_*`` query returns the ids of due items; the functions that do one item (or a
+batch: ``finalize_many``, ``deliver_invoice``, ``collect``, ``reconcile``) run in jobs of
+their own (the sweep enqueues them with deterministic keys, see ``lifecycle_jobs``) or
+inline in :func:`run_due_work` (a worker starting up, a test clock's advance).
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ async def _finalize_due(
         # A batch takes one invoice per customer; a customer's later cycles come next.
         left = set(batch) - set(finalized)
         if left and finalized:
-            due = [*sorted(left & set(await due_finalizations(vendor_id, clock))), *due]
+            still_due = await due_finalizations(vendor_id, clock)  # oldest period first
+            due = [*(i for i in still_due if i in left), *due]
     return done
 
 
