@@ -16,6 +16,7 @@ from octane.core.errors import (
     NotFoundError,
     OctaneError,
     PermissionDeniedError,
+    RateLimitedError,
     ValidationError,
 )
 
@@ -29,6 +30,7 @@ _STATUS: tuple[tuple[type[OctaneError], int], ...] = (
     (ConflictError, 409),
     (AuthError, 401),
     (PermissionDeniedError, 403),
+    (RateLimitedError, 429),
 )
 
 

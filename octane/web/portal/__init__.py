@@ -1,0 +1,57 @@
+"""The admin portal: Litestar controllers rendering Jinja2 templates, htmx for live updates.
+
+:func:`portal_routes` returns everything the app mounts under ``/portal``: the static
+files (htmx and the stylesheet, served from the package), the login page, and the
+pages behind the session guard.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from litestar import Router
+from litestar.di import Provide
+from litestar.static_files import create_static_files_router
+
+from octane.web.portal.auth import login_form, login_submit, logout
+from octane.web.portal.dashboard import dashboard
+from octane.web.portal.errors import PORTAL_EXCEPTION_HANDLERS
+from octane.web.portal.render import configure_templates
+from octane.web.portal.session import portal_context, require_session
+from octane.web.portal.settings import InvoiceSettingsPage
+
+__all__ = ["STATIC_DIR", "configure_templates", "portal_routes"]
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+#: Every page behind the session guard (the security tests walk this list).
+PROTECTED_HANDLERS: list[Any] = [
+    dashboard,
+    logout,
+    InvoiceSettingsPage,
+]
+
+
+def portal_routes() -> list[Any]:
+    static = create_static_files_router(
+        path="/portal/static",
+        directories=[STATIC_DIR],
+        include_in_schema=False,
+        cache_control=None,
+    )
+    public = Router(
+        path="/portal",
+        route_handlers=[login_form, login_submit],
+        exception_handlers=PORTAL_EXCEPTION_HANDLERS,
+        include_in_schema=False,
+    )
+    protected = Router(
+        path="/portal",
+        route_handlers=PROTECTED_HANDLERS,
+        guards=[require_session],
+        dependencies={"portal": Provide(portal_context)},
+        exception_handlers=PORTAL_EXCEPTION_HANDLERS,
+        include_in_schema=False,
+    )
+    return [static, public, protected]
