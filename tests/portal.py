@@ -70,3 +70,84 @@ async def page_csrf(client: AsyncTestClient[Any], path: str = "/portal/settings/
     page = await client.get(path)
     assert page.status_code == 200, page.text
     return csrf_of(page.text)
+
+
+PORTAL_SETTINGS = {
+    "invoice_grace_period": "P1D",
+    "payment_grace_period": "P3D",
+    "payment_provider": "sandbox",
+    "delivery_channel": "sandbox",
+    "payment_retry_schedule": ["P1D", "P3D"],
+}
+
+
+async def billing_vendor(
+    *,
+    customers: dict[str, dict[str, Any]] | None = None,
+    settings: dict[str, Any] | None = None,
+    name: str = "Acme Inc",
+) -> tuple[str, str]:
+    """A vendor on a test clock from 2026-01-01 with a portal user, the sandbox provider,
+    meter ``calls`` and plan ``basic`` (10.00 a month + 0.01 a call), and customers
+    (default: ``acme``) subscribed from January 1st with 1,000 calls on January 15th.
+    Returns ``(vendor id, user email)``; advance with :func:`advance`."""
+    from octane.core.catalog import create_meter, create_plan
+    from octane.core.clock import TestClock, utc
+    from octane.core.customers import create_customer
+    from octane.core.metering import ingest
+    from octane.core.subscriptions import create_subscription
+    from octane.core.vendor_settings import update_invoice_settings
+    from tests.helpers import PLUGINS
+
+    start = utc(2026, 1, 1)
+    vendor_id, email = await vendor_user(name, test_clock=start)
+    clock = TestClock(start)
+    await update_invoice_settings(
+        vendor_id,
+        {**PORTAL_SETTINGS, **(settings or {})},
+        providers=PLUGINS.payment_providers,
+        channels=PLUGINS.delivery_channels,
+    )
+    await create_meter(vendor_id, name="calls", aggregation="sum", unit="calls", clock=clock)
+    await create_plan(
+        vendor_id,
+        name="basic",
+        currency="USD",
+        period="month",
+        fixed_fee="10",
+        components=[{"meter": "calls", "model": "per_unit", "unit_price": "0.01"}],
+        clock=clock,
+    )
+    for customer, fields in (customers or {"acme": {}}).items():
+        await create_customer(
+            vendor_id,
+            {"name": customer, "currency": "USD", "email": f"ap@{customer}.example", **fields},
+            clock=clock,
+        )
+        await create_subscription(
+            vendor_id, customer, price_plan="basic", starts_at=start, clock=clock
+        )
+        await advance(vendor_id, utc(2026, 1, 20))
+        result = await ingest(
+            vendor_id,
+            [
+                {
+                    "meter": "calls",
+                    "customer": customer,
+                    "value": "1000",
+                    "time": "2026-01-15T00:00:00Z",
+                }
+            ],
+            clock=TestClock(utc(2026, 1, 20)),
+        )
+        assert not result.errors, result.errors
+    return vendor_id, email
+
+
+async def advance(vendor_id: str, to: Any) -> Any:
+    from octane.core.lifecycle import advance_and_run
+    from tests.helpers import PLUGINS
+
+    summary = await advance_and_run(PLUGINS, vendor_id, to)
+    assert not summary.errors, summary.errors
+    return summary

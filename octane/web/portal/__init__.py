@@ -17,6 +17,7 @@ from litestar.static_files import create_static_files_router
 from octane.web.portal.auth import login_form, login_submit, logout
 from octane.web.portal.dashboard import dashboard
 from octane.web.portal.errors import PORTAL_EXCEPTION_HANDLERS
+from octane.web.portal.invoices import InvoicePages
 from octane.web.portal.render import configure_templates
 from octane.web.portal.session import portal_context, require_session
 from octane.web.portal.settings import InvoiceSettingsPage
@@ -30,6 +31,7 @@ PROTECTED_HANDLERS: list[Any] = [
     dashboard,
     logout,
     InvoiceSettingsPage,
+    InvoicePages,
 ]
 
 
