@@ -26,3 +26,12 @@ async def mark_page(page: Any) -> None:
 
 async def assert_not_reloaded(page: Any) -> None:
     assert await page.evaluate("window.__no_reload") == "still here", "the page reloaded"
+
+
+async def log_in_as(page: Any, email: str) -> None:
+    """Log in through the form as an existing user."""
+    await page.goto("/portal/login")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await page.wait_for_url("**/portal/")

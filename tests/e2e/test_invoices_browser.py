@@ -9,26 +9,18 @@ import pytest
 from playwright.async_api import expect
 
 from octane.core.clock import utc
-from tests.e2e.helpers import assert_not_reloaded, mark_page
-from tests.portal import PASSWORD, advance, billing_vendor
+from tests.e2e.helpers import assert_not_reloaded, log_in_as, mark_page
+from tests.portal import advance, billing_vendor
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 DECLINING = {"payment_config": {"sandbox": {"outcomes": ["fail:card_declined"]}}}
 
 
-async def _login(page: Any, email: str) -> None:
-    await page.goto("/portal/login")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Log in").click()
-    await page.wait_for_url("**/portal/")
-
-
 async def test_filter_then_retry_a_failed_payment(page: Any, e2e_db: Any) -> None:
     vendor, email = await billing_vendor(customers={"acme": {}, "globex": DECLINING})
     await advance(vendor, utc(2026, 2, 5))
-    await _login(page, email)
+    await log_in_as(page, email)
     await page.get_by_role("link", name="Invoices").click()
     await mark_page(page)
     rows = page.locator("#invoice-results tbody tr")
