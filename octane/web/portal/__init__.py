@@ -15,6 +15,7 @@ from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 
 from octane.web.portal.auth import login_form, login_submit, logout
+from octane.web.portal.clock import ClockPage
 from octane.web.portal.customers import CustomerPages
 from octane.web.portal.dashboard import dashboard
 from octane.web.portal.errors import PORTAL_EXCEPTION_HANDLERS
@@ -34,6 +35,7 @@ PROTECTED_HANDLERS: list[Any] = [
     InvoiceSettingsPage,
     InvoicePages,
     CustomerPages,
+    ClockPage,
 ]
 
 
