@@ -16,7 +16,7 @@ from octane.core.clock import as_utc
 from octane.core.store.engine import is_postgres
 from octane.core.store.tables import BillingCycle, Invoice, LedgerEntry
 
-__all__ = ["ATTENTION_STATUSES", "dashboard_summary"]
+__all__ = ["ATTENTION_STATUSES", "dashboard_summary", "drafts_in_grace"]
 
 ATTENTION_STATUSES = ("failed", "uncollectible")
 _LIST_LIMIT = 10
@@ -68,7 +68,11 @@ async def _invoices_by_status(vendor_id: str) -> list[dict[str, Any]]:
     ]
 
 
-async def _in_grace(vendor_id: str, now: datetime) -> list[dict[str, Any]]:
+async def drafts_in_grace(
+    vendor_id: str, now: datetime, *, limit: int = _LIST_LIMIT
+) -> list[dict[str, Any]]:
+    """Draft invoices (their cycle is in the invoice grace period), soonest deadline first,
+    each with its ``time_left``."""
     rows = await (
         Invoice.select(
             Invoice.id,
@@ -81,7 +85,7 @@ async def _in_grace(vendor_id: str, now: datetime) -> list[dict[str, Any]]:
         )
         .where((Invoice.vendor == vendor_id) & (Invoice.status == "draft"))
         .order_by(Invoice.cycle.grace_ends_at)
-        .limit(_LIST_LIMIT)
+        .limit(limit)
     )
     for row in rows:
         ends = row["grace_ends_at"]
@@ -114,6 +118,6 @@ async def dashboard_summary(vendor_id: str, *, now: datetime, days: int = 30) ->
         "accrued_open": await _accrued_open(vendor_id),
         "accrual_by_day": await _accrual_by_day(vendor_id, now - timedelta(days=days)),
         "invoices_by_status": await _invoices_by_status(vendor_id),
-        "in_grace": await _in_grace(vendor_id, now),
+        "in_grace": await drafts_in_grace(vendor_id, now),
         "needing_attention": await _needing_attention(vendor_id),
     }

@@ -21,6 +21,7 @@ from octane.web.portal.dashboard import dashboard
 from octane.web.portal.errors import PORTAL_EXCEPTION_HANDLERS
 from octane.web.portal.invoices import InvoicePages
 from octane.web.portal.render import configure_templates
+from octane.web.portal.review import ReviewPages
 from octane.web.portal.session import portal_context, require_session
 from octane.web.portal.settings import InvoiceSettingsPage
 
@@ -36,6 +37,7 @@ PROTECTED_HANDLERS: list[Any] = [
     InvoicePages,
     CustomerPages,
     ClockPage,
+    ReviewPages,
 ]
 
 
