@@ -25,12 +25,20 @@ BASE_URL = "https://portal.test"
 
 @asynccontextmanager
 async def portal_client(
-    db_url: str, tmp_path: Path, *, env: dict[str, str] | None = None
+    db_url: str,
+    tmp_path: Path,
+    *,
+    env: dict[str, str] | None = None,
+    extra_plugins: dict[str, object] | None = None,
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     """The whole app on a fresh database, reached over https (so Secure cookies flow)."""
     engine = await open_engine(db_url, pool=False)
     config = load_config(env={"OCTANE_DATA_DIR": str(tmp_path / "data"), **(env or {})})
-    plugins = load_plugins(["sandbox"], use_entry_points=False)
+    plugins = load_plugins(
+        ["sandbox", *(extra_plugins or {})],
+        extra_plugins=extra_plugins,
+        use_entry_points=False,
+    )
     runtime = Octane(
         config=config, plugins=plugins, engine=engine, clock=SystemClock(), secret_key=SECRET
     )

@@ -14,12 +14,14 @@ from litestar import Router
 from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 
+from octane.web.portal.api_keys import ApiKeyPages
 from octane.web.portal.auth import login_form, login_submit, logout
 from octane.web.portal.clock import ClockPage
 from octane.web.portal.customers import CustomerPages
 from octane.web.portal.dashboard import dashboard
 from octane.web.portal.errors import PORTAL_EXCEPTION_HANDLERS
 from octane.web.portal.invoices import InvoicePages
+from octane.web.portal.plugins_page import plugins_page
 from octane.web.portal.render import configure_templates
 from octane.web.portal.review import ReviewPages
 from octane.web.portal.session import portal_context, require_session
@@ -38,6 +40,8 @@ PROTECTED_HANDLERS: list[Any] = [
     CustomerPages,
     ClockPage,
     ReviewPages,
+    plugins_page,
+    ApiKeyPages,
 ]
 
 

@@ -1,0 +1,55 @@
+"""Settings -> Plugins: installed and enabled plugins, versions, hooks, problems, and the
+settings panels plugins contribute (``register_settings_panels``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.di import NamedDependency
+from litestar.response import Template
+
+from octane.core.plugins import PluginRecord, describe_plugins
+from octane.core.runtime import Octane
+from octane.web.portal.render import render
+from octane.web.portal.session import Portal, runtime_of
+
+__all__ = ["plugins_page"]
+
+
+def _installed(runtime: Octane) -> list[PluginRecord]:
+    """Every installed plugin (computed once: plugins do not change while running)."""
+    cached = runtime.state.get("portal_installed_plugins")
+    if cached is None:
+        active = runtime.plugins.records
+        cached = describe_plugins(list(active), use_entry_points=True)
+        known = {record.name for record in cached}
+        cached += [record for name, record in active.items() if name not in known]
+        for record in cached:
+            record.enabled = record.name in active
+        cached.sort(key=lambda r: (not r.enabled, r.name))
+        runtime.state["portal_installed_plugins"] = cached
+    return list(cached)
+
+
+@get("/settings/plugins", include_in_schema=False)
+async def plugins_page(
+    request: Request[Any, Any, Any], portal: NamedDependency[Portal]
+) -> Template:
+    runtime = runtime_of(request)
+    panels = sorted(
+        runtime.plugins.call_registration("register_settings_panels"),
+        key=lambda item: (item[1].section, item[1].order, item[1].title),
+    )
+    return render(
+        request,
+        portal,
+        "portal/settings/plugins.html",
+        {
+            "section": "settings",
+            "plugins": _installed(runtime),
+            "providers": runtime.plugins.payment_providers,
+            "channels": runtime.plugins.delivery_channels,
+            "panels": panels,
+        },
+    )

@@ -1,0 +1,74 @@
+"""Portal: Settings -> Plugins (with a plugin's settings panel) and API keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from octane import hookimpl
+from octane.core.clock import SystemClock
+from octane.core.contracts import SettingsPanel
+from octane.core.vendors import authenticate_api_key, create_api_key, list_api_keys
+from tests.portal import login, page_csrf, portal_client, vendor_user
+
+
+class PanelPlugin:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    @hookimpl
+    def register_template_dirs(self) -> list[Path]:
+        return [self.folder]
+
+    @hookimpl
+    def register_settings_panels(self) -> list[SettingsPanel]:
+        return [
+            SettingsPanel(
+                name="connect",
+                title="Connect Acmepay",
+                template="acmepay/panel.html",
+                section="payment_provider",
+            )
+        ]
+
+
+async def test_plugins_and_their_panels(db_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "templates"
+    (folder / "acmepay").mkdir(parents=True)
+    (folder / "acmepay" / "panel.html").write_text(
+        '<p id="acmepay-panel">Connected for {{ session.vendor_name }}</p>'
+    )
+    async with portal_client(
+        db_url, tmp_path, extra_plugins={"acmepay": PanelPlugin(folder)}
+    ) as client:
+        _, email = await vendor_user("Panel Co")
+        await login(client, email)
+        page = await client.get("/portal/settings/plugins")
+        assert page.status_code == 200
+        assert 'data-plugin="sandbox"' in page.text and 'data-plugin="acmepay"' in page.text
+        assert "collect_payment" in page.text and "enabled" in page.text
+        assert '<p id="acmepay-panel">Connected for Panel Co</p>' in page.text
+
+
+async def test_api_keys_created_once_listed_and_revoked(db_url: str, tmp_path: Path) -> None:
+    async with portal_client(db_url, tmp_path) as client:
+        vendor, email = await vendor_user()
+        await login(client, email)
+        csrf = await page_csrf(client, "/portal/settings/api-keys")
+        htmx = {"HX-Request": "true", "X-CSRF-Token": csrf}
+        unnamed = await client.post("/portal/settings/api-keys", headers=htmx, data={"name": ""})
+        assert unnamed.status_code == 422 and 'id="name-error"' in unnamed.text
+        created = await client.post(
+            "/portal/settings/api-keys", headers=htmx, data={"name": "production"}
+        )
+        key = created.text.split('id="new-key-value"', 1)[1].split(">", 1)[1].split("<", 1)[0]
+        assert await authenticate_api_key(key) == vendor
+        listed = await client.get("/portal/settings/api-keys")
+        assert key not in listed.text and "production" in listed.text  # shown once
+        (row,) = await list_api_keys(vendor)
+        revoked = await client.post(f"/portal/settings/api-keys/{row['id']}/revoke", headers=htmx)
+        assert "revoked" in revoked.text
+        other, _ = await vendor_user("Other")
+        theirs = await create_api_key(other, clock=SystemClock(), name="theirs")
+        refused = await client.post(f"/portal/settings/api-keys/{theirs.id}/revoke", headers=htmx)
+        assert refused.status_code == 404
+        assert await authenticate_api_key(theirs.key) == other
