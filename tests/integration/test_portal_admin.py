@@ -72,3 +72,53 @@ async def test_api_keys_created_once_listed_and_revoked(db_url: str, tmp_path: P
         refused = await client.post(f"/portal/settings/api-keys/{theirs.id}/revoke", headers=htmx)
         assert refused.status_code == 404
         assert await authenticate_api_key(theirs.key) == other
+
+
+async def test_meters_and_plans(db_url: str, tmp_path: Path) -> None:
+    from tests.portal import billing_vendor
+
+    async with portal_client(db_url, tmp_path) as client:
+        _, email = await billing_vendor()
+        await login(client, email)
+        page = await client.get("/portal/catalog")
+        assert (
+            "<code>calls</code>" in page.text and "basic" in page.text and "per_unit" in page.text
+        )
+        csrf = await page_csrf(client, "/portal/catalog")
+        htmx = {"HX-Request": "true", "X-CSRF-Token": csrf}
+        duplicate = await client.post(
+            "/portal/catalog/meters", headers=htmx, data={"name": "calls", "aggregation": "sum"}
+        )
+        assert duplicate.status_code == 422 and 'id="name-error"' in duplicate.text
+        unlabeled = await client.post(
+            "/portal/catalog/meters",
+            headers=htmx,
+            data={"name": "seats", "aggregation": "unique_count"},
+        )
+        assert unlabeled.status_code == 422 and 'id="unique_label-error"' in unlabeled.text
+        created = await client.post(
+            "/portal/catalog/meters",
+            headers=htmx,
+            data={"name": "gb_stored", "aggregation": "max", "unit": "GB"},
+        )
+        assert created.status_code == 200 and 'id="meter-created"' in created.text
+        assert "<code>gb_stored</code>" in created.text
+
+
+async def test_every_sidebar_link_opens_a_page(db_url: str, tmp_path: Path) -> None:
+    import re
+
+    from tests.portal import billing_vendor
+
+    async with portal_client(db_url, tmp_path) as client:
+        _, email = await billing_vendor()
+        await login(client, email)
+        home = await client.get("/portal/")
+        nav = home.text.split("<nav>", 1)[1].split("</nav>", 1)[0]
+        links = sorted(set(re.findall(r'href="(/portal/[^"]*)"', nav)))
+        assert len(links) >= 9
+        for link in links:
+            response = await client.get(link)
+            assert response.status_code == 200, link
+        assert (await client.get("/portal/static/htmx.min.js")).status_code == 200
+        assert (await client.get("/portal/static/portal.css")).status_code == 200

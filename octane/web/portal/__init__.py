@@ -16,6 +16,7 @@ from litestar.static_files import create_static_files_router
 
 from octane.web.portal.api_keys import ApiKeyPages
 from octane.web.portal.auth import login_form, login_submit, logout
+from octane.web.portal.catalog import CatalogPages
 from octane.web.portal.clock import ClockPage
 from octane.web.portal.customers import CustomerPages
 from octane.web.portal.dashboard import dashboard
@@ -42,6 +43,7 @@ PROTECTED_HANDLERS: list[Any] = [
     ReviewPages,
     plugins_page,
     ApiKeyPages,
+    CatalogPages,
 ]
 
 
