@@ -81,3 +81,28 @@ async def test_another_vendors_customer_is_not_found(db_url: str, tmp_path: Path
             "/portal/customers/acme/credits", data={"csrf_token": csrf, "amount": "5"}
         )
         assert response.status_code == 404
+
+
+async def test_applying_a_coupon(db_url: str, tmp_path: Path) -> None:
+    from octane.core.coupons import create_coupon
+
+    async with portal_client(db_url, tmp_path) as client:
+        vendor, email = await billing_vendor()
+        clock = await vendor_clock(vendor)
+        await create_coupon(vendor, clock=clock, code="LAUNCH20", percent_off="20", duration="once")
+        await login(client, email)
+        csrf = await page_csrf(client, "/portal/customers/acme")
+        htmx = {"HX-Request": "true", "X-CSRF-Token": csrf}
+        unknown = await client.post(
+            "/portal/customers/acme/coupons", headers=htmx, data={"code": "NOPE"}
+        )
+        assert unknown.status_code == 422 and 'id="code-error"' in unknown.text
+        applied = await client.post(
+            "/portal/customers/acme/coupons", headers=htmx, data={"code": "LAUNCH20"}
+        )
+        assert applied.status_code == 200 and 'id="coupon-notice"' in applied.text
+        assert "20% off" in applied.text
+        again = await client.post(
+            "/portal/customers/acme/coupons", headers=htmx, data={"code": "LAUNCH20"}
+        )
+        assert again.status_code == 422 and "already redeemed" in again.text

@@ -16,6 +16,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from litestar.response import Template
 
+from octane.core.coupons import customer_coupons, redeem_coupon
 from octane.core.credit_grants import credit_summary, grant_credit
 from octane.core.customers import get_customer, get_customer_row, list_customers
 from octane.core.errors import NotFoundError, OctaneError, ValidationError
@@ -77,6 +78,9 @@ class CustomerPages(Controller):
         credit_errors: FormErrors | None = None,
         credit_values: dict[str, str] | None = None,
         notice: str = "",
+        coupon_errors: FormErrors | None = None,
+        coupon_values: dict[str, str] | None = None,
+        coupon_notice: str = "",
         status_code: int = 200,
     ) -> Template:
         vendor = portal.vendor_id
@@ -92,6 +96,12 @@ class CustomerPages(Controller):
         entries, totals = await entries_for_customer(vendor, customer["id"], limit=20)
         invoices, more_invoices = await list_invoices(vendor, customer=name, limit=10)
         credits = await credit_summary(vendor, name, clock=portal.clock)
+        coupons = await customer_coupons(vendor, customer["id"])
+        partial = None
+        if credit_values is not None:
+            partial = "portal/customers/_credits.html"
+        elif coupon_values is not None:
+            partial = "portal/customers/_coupons.html"
         return render(
             request,
             portal,
@@ -109,8 +119,12 @@ class CustomerPages(Controller):
                 "credit_errors": credit_errors or FormErrors(),
                 "credit_values": credit_values or {},
                 "notice": notice,
+                "coupons": coupons,
+                "coupon_errors": coupon_errors or FormErrors(),
+                "coupon_values": coupon_values or {},
+                "coupon_notice": coupon_notice,
             },
-            partial="portal/customers/_credits.html" if credit_values is not None else None,
+            partial=partial,
             status_code=status_code,
         )
 
@@ -147,6 +161,32 @@ class CustomerPages(Controller):
             )
         return await self._page(
             request, portal, name, credit_values={}, notice=f"Granted {values['amount']}."
+        )
+
+    @post("/{name:str}/coupons", include_in_schema=False, status_code=200)
+    async def apply_coupon(
+        self,
+        request: Request[Any, Any, Any],
+        portal: NamedDependency[Portal],
+        name: FromPath[str],
+    ) -> Template:
+        await get_customer_row(portal.vendor_id, name)  # another vendor's: 404
+        code = form_text(await request.form(), "code")
+        try:
+            await redeem_coupon(portal.vendor_id, name, code, clock=portal.clock)
+        except OctaneError as exc:
+            errors = FormErrors()
+            errors.add_error(exc, "code")
+            return await self._page(
+                request,
+                portal,
+                name,
+                coupon_errors=errors,
+                coupon_values={"code": code},
+                status_code=422,
+            )
+        return await self._page(
+            request, portal, name, coupon_values={}, coupon_notice=f"Coupon {code} applied."
         )
 
 
