@@ -106,3 +106,42 @@ async def test_applying_a_coupon(db_url: str, tmp_path: Path) -> None:
             "/portal/customers/acme/coupons", headers=htmx, data={"code": "LAUNCH20"}
         )
         assert again.status_code == 422 and "already redeemed" in again.text
+
+
+async def test_invoice_setting_overrides(db_url: str, tmp_path: Path) -> None:
+    from octane.core.customers import get_customer
+
+    async with portal_client(db_url, tmp_path) as client:
+        vendor, email = await billing_vendor()
+        await login(client, email)
+        page = await client.get("/portal/customers/acme/settings")
+        assert "As the vendor (1d)" in page.text or "as the vendor: 1d" in page.text
+        csrf = await page_csrf(client, "/portal/customers/acme/settings")
+        htmx = {"HX-Request": "true", "X-CSRF-Token": csrf}
+        bad = await client.post(
+            "/portal/customers/acme/settings",
+            headers=htmx,
+            data={"payment_grace_period_amount": "-2", "payment_grace_period_unit": "days"},
+        )
+        assert bad.status_code == 422 and 'id="payment_grace_period-error"' in bad.text
+        assert (await get_customer(vendor, "acme"))["invoice_settings"] == {}
+        saved = await client.post(
+            "/portal/customers/acme/settings",
+            headers=htmx,
+            data={
+                "payment_grace_period_amount": "7",
+                "payment_grace_period_unit": "days",
+                "auto_charge": "off",
+                "payment_provider": "none",
+            },
+        )
+        assert saved.status_code == 200 and 'id="overrides-saved"' in saved.text
+        stored = (await get_customer(vendor, "acme"))["invoice_settings"]
+        assert stored == {
+            "payment_grace_period": "P7D",
+            "auto_charge": False,
+            "payment_provider": None,
+        }
+        cleared = await client.post("/portal/customers/acme/settings", headers=htmx, data={})
+        assert cleared.status_code == 200
+        assert (await get_customer(vendor, "acme"))["invoice_settings"] == {}

@@ -18,6 +18,7 @@ from octane.web.portal.api_keys import ApiKeyPages
 from octane.web.portal.auth import login_form, login_submit, logout
 from octane.web.portal.catalog import CatalogPages
 from octane.web.portal.clock import ClockPage
+from octane.web.portal.customer_settings import CustomerSettingsPage
 from octane.web.portal.customers import CustomerPages
 from octane.web.portal.dashboard import dashboard
 from octane.web.portal.errors import PORTAL_EXCEPTION_HANDLERS
@@ -39,6 +40,7 @@ PROTECTED_HANDLERS: list[Any] = [
     InvoiceSettingsPage,
     InvoicePages,
     CustomerPages,
+    CustomerSettingsPage,
     ClockPage,
     ReviewPages,
     plugins_page,
