@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import pytest
@@ -34,6 +35,7 @@ async def test_filter_then_retry_a_failed_payment(page: Any, e2e_db: Any) -> Non
     await page.get_by_label("Customer").fill("nob")
     await expect(page.locator("#customer-error")).to_contain_text("nob")
     await page.get_by_label("Customer").fill("globex")
+    await page.wait_for_url(re.compile("customer=globex"))
     await expect(rows).to_have_count(1)
     await rows.first.get_by_role("link").first.click()
     await expect(page.locator("#payment-attempts tbody tr")).to_have_count(1)

@@ -178,3 +178,15 @@ async def test_throttling_is_per_email_and_address_and_expires(db: Any) -> None:
     assert await log_in(email, PASSWORD, ip="10.0.0.2", policy=policy, clock=clock)
     clock.advance_to(clock.now() + timedelta(minutes=16))
     assert await log_in(email, PASSWORD, ip="10.0.0.1", policy=policy, clock=clock)
+
+
+async def test_pages_forbid_framing_and_caching(db_url: str, tmp_path: Path) -> None:
+    async with portal_client(db_url, tmp_path) as client:
+        _, email = await vendor_user()
+        login_page = await client.get("/portal/login")
+        assert "frame-ancestors 'none'" in login_page.headers["content-security-policy"]
+        await login(client, email)
+        page = await client.get("/portal/settings/invoicing")
+        assert page.headers["x-frame-options"] == "DENY"
+        assert page.headers["cache-control"] == "no-store"
+        assert "script-src 'self'" in page.headers["content-security-policy"]
