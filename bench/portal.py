@@ -217,7 +217,9 @@ def pages(ids: dict[str, Any], rng: random.Random) -> dict[str, Any]:
         "dashboard": lambda: "/portal/",
         "invoices list": lambda: "/portal/invoices",
         "invoices list, status filter": lambda: "/portal/invoices?status=failed",
-        "invoices list, customer filter": lambda: f"/portal/invoices?customer={rng.choice(customers)}",
+        "invoices list, customer filter": (
+            lambda: f"/portal/invoices?customer={rng.choice(customers)}"
+        ),
         "invoice detail": lambda: f"/portal/invoices/{rng.choice(invoices)}",
         "customers list": lambda: "/portal/customers",
         "customers search": lambda: f"/portal/customers?q={rng.choice(customers)[-4:]}",
@@ -250,9 +252,7 @@ def latency(path: Path, ids: dict[str, Any], requests: int) -> dict[str, Any]:
             "OCTANE_LOG_LEVEL": "warning",
         }
     )
-    server = subprocess.Popen(
-        [sys.executable, "-c", _SERVER, str(port)], cwd=ROOT, env=env
-    )
+    server = subprocess.Popen([sys.executable, "-c", _SERVER, str(port)], cwd=ROOT, env=env)
     results: dict[str, Any] = {}
     try:
         base = f"http://127.0.0.1:{port}"
