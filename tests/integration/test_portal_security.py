@@ -18,17 +18,23 @@ from tests.portal import PASSWORD, csrf_of, login, page_csrf, portal_client, ven
 SAFE = {"GET", "HEAD", "OPTIONS"}
 
 
-def _state_changing_routes(client: AsyncTestClient[Any]) -> list[tuple[str, str]]:
-    """Every non-GET portal route of the app, with path parameters filled in."""
+def _portal_routes(client: AsyncTestClient[Any], *, safe: bool) -> list[tuple[str, str]]:
+    """The portal's routes (GET ones, or state-changing ones), with path parameters filled in."""
     found = set()
     for route in client.app.routes:
         if not route.path.startswith("/portal") or route.path.startswith("/portal/static"):
             continue
-        for method in getattr(route, "methods", set()) - SAFE:
+        methods = getattr(route, "methods", set())
+        for method in (methods & {"GET"}) if safe else (methods - SAFE):
             path = re.sub(r"\{[^}]+\}", "nonexistent", route.path)
             found.add((method, path))
     found.discard(("POST", "/portal/login"))  # protected by its own double-submit token
+    found.discard(("GET", "/portal/login"))
     return sorted(found)
+
+
+def _state_changing_routes(client: AsyncTestClient[Any]) -> list[tuple[str, str]]:
+    return _portal_routes(client, safe=False)
 
 
 def _session_cookie(response: Any) -> str:
@@ -44,6 +50,16 @@ async def test_pages_without_a_session_go_to_login(db_url: str, tmp_path: Path) 
         assert response.headers["location"] == "/portal/login?next=%2Fportal%2Fsettings%2Finvoicing"
         htmx = await client.post("/portal/settings/invoicing", headers={"HX-Request": "true"})
         assert htmx.status_code == 401 and htmx.headers["HX-Redirect"].startswith("/portal/login")
+
+
+async def test_every_page_needs_a_session(db_url: str, tmp_path: Path) -> None:
+    async with portal_client(db_url, tmp_path) as client:
+        pages = _portal_routes(client, safe=True)
+        assert len(pages) >= 10
+        for _, path in pages:
+            response = await client.get(path, follow_redirects=False)
+            assert response.status_code == 303, path
+            assert response.headers["location"].startswith("/portal/login"), path
 
 
 async def test_every_state_changing_route_needs_a_session_and_the_csrf_token(
