@@ -103,6 +103,8 @@ async def test_meters_and_plans(db_url: str, tmp_path: Path) -> None:
         )
         assert created.status_code == 200 and 'id="meter-created"' in created.text
         assert "<code>gb_stored</code>" in created.text
+        assert 'id="plans" hx-swap-oob="true"' in created.text
+        assert '<option value="gb_stored"' in created.text  # the plan form offers it at once
 
 
 async def test_every_sidebar_link_opens_a_page(db_url: str, tmp_path: Path) -> None:
@@ -122,3 +124,49 @@ async def test_every_sidebar_link_opens_a_page(db_url: str, tmp_path: Path) -> N
             assert response.status_code == 200, link
         assert (await client.get("/portal/static/htmx.min.js")).status_code == 200
         assert (await client.get("/portal/static/portal.css")).status_code == 200
+
+
+async def test_creating_a_price_plan_with_tiers(db_url: str, tmp_path: Path) -> None:
+    from octane.core.catalog import get_plan
+    from tests.portal import billing_vendor
+
+    async with portal_client(db_url, tmp_path) as client:
+        vendor, email = await billing_vendor()
+        await login(client, email)
+        csrf = await page_csrf(client, "/portal/catalog")
+        htmx = {"HX-Request": "true", "X-CSRF-Token": csrf}
+        plan = {
+            "name": "growth",
+            "currency": "usd",
+            "period": "month",
+            "fixed_fee": "49",
+            "meter": "calls",
+            "model": "graduated",
+        }
+        shape = await client.post(
+            "/portal/catalog/plans", headers=htmx, data={**plan, "tiers": "100"}
+        )
+        assert shape.status_code == 422 and 'id="plan-tiers-error"' in shape.text
+        order = await client.post(
+            "/portal/catalog/plans",
+            headers=htmx,
+            data={**plan, "tiers": "1000 0.15\n100 0.20\n* 0.10"},
+        )
+        assert (
+            order.status_code == 422 and "Tier 2: Tiers must have strictly increasing" in order.text
+        )
+        fee = await client.post(
+            "/portal/catalog/plans",
+            headers=htmx,
+            data={**plan, "fixed_fee": "-1", "tiers": "100 0.20\n* 0.10"},
+        )
+        assert fee.status_code == 422 and 'id="plan-fixed_fee-error"' in fee.text
+        created = await client.post(
+            "/portal/catalog/plans",
+            headers=htmx,
+            data={**plan, "tiers": "100 0.20\n1000 0.15\n* 0.10"},
+        )
+        assert created.status_code == 200 and 'id="plan-created"' in created.text
+        stored = await get_plan(vendor, "growth")
+        assert stored["currency"] == "USD"
+        assert [t["up_to"] for t in stored["components"][0]["tiers"]] == ["100", "1000", None]

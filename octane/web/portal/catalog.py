@@ -1,8 +1,9 @@
-"""Meters and price plans: the lists, and creating a meter with inline validation.
+"""Meters and price plans: the lists, and creating either with inline validation.
 
-Meters are created through :func:`~octane.core.catalog.create_meter`, the function
-behind ``POST /api/v1/meters``. Price plans are listed here; they are created through
-``POST /api/v1/price-plans`` for now.
+Meters and plans are created through :func:`~octane.core.catalog.create_meter` and
+:func:`~octane.core.catalog.create_plan`, the functions behind ``POST /api/v1/meters``
+and ``POST /api/v1/price-plans``. The portal's plan form prices at most one meter;
+plans with several metered components are created through the API.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.response import Template
 
-from octane.core.catalog import AGGREGATIONS, create_meter, list_meters, list_plans
+from octane.core.catalog import AGGREGATIONS, create_meter, create_plan, list_meters, list_plans
+from octane.core.cycles import PERIODS
 from octane.core.errors import OctaneError
+from octane.core.pricing import MODELS
 from octane.web.portal.forms import FormErrors, form_text
-from octane.web.portal.render import render
+from octane.web.portal.plan_form import PLAN_FIELDS, field_for, plan_fields
+from octane.web.portal.render import is_htmx, render
 from octane.web.portal.session import Portal
 
 __all__ = ["CatalogPages"]
@@ -33,6 +37,9 @@ class CatalogPages(Controller):
         errors: FormErrors | None = None,
         values: dict[str, str] | None = None,
         created: str = "",
+        plan_errors: FormErrors | None = None,
+        plan_values: dict[str, str] | None = None,
+        plan_created: str = "",
         status_code: int = 200,
     ) -> Template:
         return render(
@@ -47,8 +54,15 @@ class CatalogPages(Controller):
                 "errors": errors or FormErrors(),
                 "values": values or {},
                 "created": created,
+                "periods": PERIODS,
+                "models": MODELS,
+                "plan_errors": plan_errors or FormErrors(),
+                "plan_values": plan_values if plan_values is not None else {"currency": "USD"},
+                "plan_created": plan_created,
+                # A new meter also refreshes the plan form's meter list (out of band).
+                "plans_oob": bool(created) and is_htmx(request),
             },
-            partial="portal/_meters.html",
+            partial="portal/_plans.html" if plan_values is not None else "portal/_meters.html",
             status_code=status_code,
         )
 
@@ -78,3 +92,25 @@ class CatalogPages(Controller):
             errors.add_error(exc, "name")
             return await self._page(request, portal, errors=errors, values=values, status_code=422)
         return await self._page(request, portal, created=values["name"])
+
+    @post("/plans", include_in_schema=False, status_code=200)
+    async def add_plan(
+        self, request: Request[Any, Any, Any], portal: NamedDependency[Portal]
+    ) -> Template:
+        form = await request.form()
+        values = {key: form_text(form, key) for key in PLAN_FIELDS}
+        values["tiers"] = str(form.get("tiers") or "").strip()
+        try:
+            await create_plan(portal.vendor_id, clock=portal.clock, **plan_fields(values))
+        except OctaneError as exc:
+            errors = FormErrors()
+            errors.add(*field_for(exc))
+            return await self._page(
+                request, portal, plan_errors=errors, plan_values=values, status_code=422
+            )
+        return await self._page(
+            request,
+            portal,
+            plan_values={"currency": values["currency"]},
+            plan_created=values["name"],
+        )
