@@ -25,7 +25,7 @@ from octane.web.api.settings import SettingsController
 from octane.web.api.vendor import VendorController
 from octane.web.auth import api_vendor_clock, api_vendor_id
 from octane.web.errors import EXCEPTION_HANDLERS
-from octane.web.portal import configure_templates, portal_routes
+from octane.web.portal import configure_templates, portal_routes, split_plugin_routes
 from octane.web.templates import template_dirs
 
 __all__ = ["create_app"]
@@ -47,7 +47,9 @@ async def root() -> Redirect:
 
 def create_app(runtime: Octane, *, debug: bool = False) -> Litestar:
     """Build the web app around an already started Octane runtime."""
-    plugin_routes = [route for _, route in runtime.plugins.call_registration("register_routes")]
+    plugin_pages, plugin_routes = split_plugin_routes(
+        [route for _, route in runtime.plugins.call_registration("register_routes")]
+    )
     plugin_templates = [
         path for _, path in runtime.plugins.call_registration("register_template_dirs")
     ]
@@ -59,7 +61,7 @@ def create_app(runtime: Octane, *, debug: bool = False) -> Litestar:
         route_handlers=[
             healthz,
             root,
-            *portal_routes(),
+            *portal_routes(plugin_pages),
             VendorController,
             CustomerController,
             MeterController,

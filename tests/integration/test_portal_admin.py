@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from litestar import post
+from litestar.di import NamedDependency
 
 from octane import hookimpl
 from octane.core.clock import SystemClock
 from octane.core.contracts import SettingsPanel
 from octane.core.vendors import authenticate_api_key, create_api_key, list_api_keys
+from octane.web.portal.session import Portal
 from tests.portal import login, page_csrf, portal_client, vendor_user
+
+
+@post("/portal/plugins/acmepay/connect", status_code=200)
+async def acmepay_connect(portal: NamedDependency[Portal]) -> dict[str, str]:
+    return {"connected": portal.vendor_id}
 
 
 class PanelPlugin:
@@ -18,6 +28,10 @@ class PanelPlugin:
     @hookimpl
     def register_template_dirs(self) -> list[Path]:
         return [self.folder]
+
+    @hookimpl
+    def register_routes(self) -> list[Any]:
+        return [acmepay_connect]
 
     @hookimpl
     def register_settings_panels(self) -> list[SettingsPanel]:
@@ -40,13 +54,22 @@ async def test_plugins_and_their_panels(db_url: str, tmp_path: Path) -> None:
     async with portal_client(
         db_url, tmp_path, extra_plugins={"acmepay": PanelPlugin(folder)}
     ) as client:
-        _, email = await vendor_user("Panel Co")
+        vendor, email = await vendor_user("Panel Co")
         await login(client, email)
         page = await client.get("/portal/settings/plugins")
         assert page.status_code == 200
         assert 'data-plugin="sandbox"' in page.text and 'data-plugin="acmepay"' in page.text
         assert "collect_payment" in page.text and "enabled" in page.text
         assert '<p id="acmepay-panel">Connected for Panel Co</p>' in page.text
+        # A plugin's page under /portal/ sits behind the same session guard and CSRF check.
+        refused = await client.post("/portal/plugins/acmepay/connect")
+        assert refused.status_code == 403
+        csrf = await page_csrf(client, "/portal/settings/plugins")
+        ok = await client.post("/portal/plugins/acmepay/connect", headers={"X-CSRF-Token": csrf})
+        assert ok.status_code == 200 and ok.json() == {"connected": vendor}
+        client.cookies.clear()
+        anonymous = await client.post("/portal/plugins/acmepay/connect", follow_redirects=False)
+        assert anonymous.status_code == 303
 
 
 async def test_api_keys_created_once_listed_and_revoked(db_url: str, tmp_path: Path) -> None:

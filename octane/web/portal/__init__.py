@@ -30,7 +30,7 @@ from octane.web.portal.review import ReviewPages
 from octane.web.portal.session import portal_context, require_session
 from octane.web.portal.settings import InvoiceSettingsPage
 
-__all__ = ["STATIC_DIR", "configure_templates", "portal_routes"]
+__all__ = ["STATIC_DIR", "configure_templates", "portal_routes", "split_plugin_routes"]
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
@@ -67,7 +67,27 @@ SECURITY_HEADERS = [
 PRIVATE_HEADERS = [*SECURITY_HEADERS, ResponseHeader(name="Cache-Control", value="no-store")]
 
 
-def portal_routes() -> list[Any]:
+def _paths(handler: Any) -> set[str]:
+    paths = getattr(handler, "paths", None)
+    if paths is None:
+        path = getattr(handler, "path", None)
+        paths = {path} if isinstance(path, str) else set()
+    return set(paths)
+
+
+def split_plugin_routes(routes: list[Any]) -> tuple[list[Any], list[Any]]:
+    """``(portal pages, other routes)``: a plugin's handlers under ``/portal/`` go behind
+    the session guard like the portal's own; webhooks and callbacks stay public."""
+    portal: list[Any] = []
+    other: list[Any] = []
+    for route in routes:
+        paths = _paths(route)
+        inside = bool(paths) and all(p.startswith("/portal/") for p in paths)
+        (portal if inside else other).append(route)
+    return portal, other
+
+
+def portal_routes(plugin_pages: list[Any] | None = None) -> list[Any]:
     static = create_static_files_router(
         path="/portal/static",
         directories=[STATIC_DIR],
@@ -90,4 +110,17 @@ def portal_routes() -> list[Any]:
         response_headers=PRIVATE_HEADERS,
         include_in_schema=False,
     )
-    return [static, public, protected]
+    routers: list[Any] = [static, public, protected]
+    if plugin_pages:
+        routers.append(
+            Router(
+                path="/",
+                route_handlers=plugin_pages,
+                guards=[require_session],
+                dependencies={"portal": Provide(portal_context)},
+                exception_handlers=PORTAL_EXCEPTION_HANDLERS,
+                response_headers=PRIVATE_HEADERS,
+                include_in_schema=False,
+            )
+        )
+    return routers
