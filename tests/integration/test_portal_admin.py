@@ -61,6 +61,11 @@ async def test_plugins_and_their_panels(db_url: str, tmp_path: Path) -> None:
         assert 'data-plugin="sandbox"' in page.text and 'data-plugin="acmepay"' in page.text
         assert "collect_payment" in page.text and "enabled" in page.text
         assert '<p id="acmepay-panel">Connected for Panel Co</p>' in page.text
+        provider = await client.get("/portal/settings/payment-provider")
+        assert '<p id="acmepay-panel">Connected for Panel Co</p>' in provider.text
+        delivery = await client.get("/portal/settings/delivery")
+        assert "Enable the pdf_email plugin" in delivery.text
+        assert (await client.get("/portal/settings/nothing-here")).status_code == 404
         # A plugin's page under /portal/ sits behind the same session guard and CSRF check.
         refused = await client.post("/portal/plugins/acmepay/connect")
         assert refused.status_code == 403

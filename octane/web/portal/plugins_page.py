@@ -9,12 +9,28 @@ from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.response import Template
 
+from octane.core.errors import NotFoundError
 from octane.core.plugins import PluginRecord, describe_plugins
 from octane.core.runtime import Octane
 from octane.web.portal.render import render
 from octane.web.portal.session import Portal, runtime_of
 
-__all__ = ["plugins_page"]
+__all__ = ["PANEL_SECTIONS", "panel_section_page", "plugins_page"]
+
+#: Settings pages made of plugins' panels: URL part -> (panel section, title, empty state).
+PANEL_SECTIONS = {
+    "payment-provider": (
+        "payment_provider",
+        "Payment provider",
+        "Enable the stripe or paddle plugin in octane.toml ([plugins] enabled) to connect "
+        "a payment provider here.",
+    ),
+    "delivery": (
+        "delivery",
+        "Email & branding",
+        "Enable the pdf_email plugin to set up invoice emails and branding here.",
+    ),
+}
 
 
 def _installed(runtime: Octane) -> list[PluginRecord]:
@@ -32,15 +48,43 @@ def _installed(runtime: Octane) -> list[PluginRecord]:
     return list(cached)
 
 
+def _panels(runtime: Octane, section: str | None = None) -> list[tuple[str, Any]]:
+    return sorted(
+        (
+            (name, panel)
+            for name, panel in runtime.plugins.call_registration("register_settings_panels")
+            if section is None or panel.section == section
+        ),
+        key=lambda item: (item[1].section, item[1].order, item[1].title),
+    )
+
+
+@get("/settings/{part:str}", include_in_schema=False)
+async def panel_section_page(
+    request: Request[Any, Any, Any], portal: NamedDependency[Portal], part: str
+) -> Template:
+    if part not in PANEL_SECTIONS:
+        raise NotFoundError("There is no such settings page.", field="path")
+    section, title, empty = PANEL_SECTIONS[part]
+    return render(
+        request,
+        portal,
+        "portal/settings/panels.html",
+        {
+            "section": "settings",
+            "title": title,
+            "empty": empty,
+            "panels": _panels(runtime_of(request), section),
+        },
+    )
+
+
 @get("/settings/plugins", include_in_schema=False)
 async def plugins_page(
     request: Request[Any, Any, Any], portal: NamedDependency[Portal]
 ) -> Template:
     runtime = runtime_of(request)
-    panels = sorted(
-        runtime.plugins.call_registration("register_settings_panels"),
-        key=lambda item: (item[1].section, item[1].order, item[1].title),
-    )
+    panels = _panels(runtime)
     return render(
         request,
         portal,
