@@ -111,6 +111,10 @@ async def log_in(
     try:
         user = await verify_portal_login(email, password)
     except AuthError:
+        # Failures older than the window no longer count: drop them as new ones arrive.
+        await PortalLoginFailure.delete().where(
+            (PortalLoginFailure.key == key) & (PortalLoginFailure.at <= now - FAILURE_WINDOW)
+        )
         await PortalLoginFailure.insert(PortalLoginFailure(key=key, at=now))
         raise
     await PortalLoginFailure.delete().where(PortalLoginFailure.key == key)

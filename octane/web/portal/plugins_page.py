@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Request, get
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Template
 
 from octane.core.errors import NotFoundError
@@ -61,7 +62,7 @@ def _panels(runtime: Octane, section: str | None = None) -> list[tuple[str, Any]
 
 @get("/settings/{part:str}", include_in_schema=False)
 async def panel_section_page(
-    request: Request[Any, Any, Any], portal: NamedDependency[Portal], part: str
+    request: Request[Any, Any, Any], portal: NamedDependency[Portal], part: FromPath[str]
 ) -> Template:
     if part not in PANEL_SECTIONS:
         raise NotFoundError("There is no such settings page.", field="path")

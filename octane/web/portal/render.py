@@ -33,20 +33,12 @@ def is_htmx(request: Request[Any, Any, Any]) -> bool:
 
 
 def money(minor: int | None, currency: str) -> str:
-    """``12345, "USD"`` -> ``$123.45``: exact (Decimal from minor units), via Babel."""
+    """``12345, "USD"`` -> ``$123.45``; ``1234, "JPY"`` -> ``¥1,234``: an exact Decimal
+    from the minor units, shown with the currency's own number of decimals, via Babel."""
     if minor is None:
         return ""
     code = get_currency(currency)
-    return str(
-        format_currency(
-            minor_to_decimal(int(minor), code),
-            code.code,
-            locale=LOCALE,
-            currency_digits=False,
-            format_type="standard",
-            decimal_quantization=False,
-        )
-    )
+    return str(format_currency(minor_to_decimal(int(minor), code), code.code, locale=LOCALE))
 
 
 def number(value: Decimal | int | str | None) -> str:
