@@ -61,3 +61,12 @@ async def test_correct_usage_then_finalize_now(page: Any, e2e_db: Any) -> None:
         await page.locator("#invoice-results tbody tr").first.get_by_role("link").first.click()
         await expect(page.locator("#payment-attempts")).to_be_visible()
         await _shot(page, "invoice-detail.png")
+        for path, name in (
+            ("/portal/customers/acme", "customer.png"),
+            ("/portal/settings/invoicing", "invoice-settings.png"),
+            ("/portal/catalog", "catalog.png"),
+            ("/portal/clock", "clock.png"),
+            ("/portal/invoices", "invoices.png"),
+        ):
+            await page.goto(path)
+            await _shot(page, name)

@@ -10,7 +10,7 @@ from octane.core.clock import utc
 from octane.core.errors import ValidationError
 from octane.web.portal.dashboard import accrual_chart
 from octane.web.portal.forms import duration_from_parts, duration_parts, durations_from_text
-from octane.web.portal.render import money, number, when
+from octane.web.portal.render import money, number, price, when
 
 
 @pytest.mark.parametrize(
@@ -25,6 +25,12 @@ from octane.web.portal.render import money, number, when
 )
 def test_money_uses_the_currency_decimals(minor: int, currency: str, shown: str) -> None:
     assert money(minor, currency) == shown
+
+
+def test_prices_keep_their_precision() -> None:
+    assert price("10", "USD") == "$10.00"
+    assert price("0.00042", "USD") == "$0.00042"
+    assert price("10", "JPY") == "¥10"
 
 
 def test_numbers_and_times() -> None:

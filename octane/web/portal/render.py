@@ -22,7 +22,7 @@ from octane.core.clock import as_utc
 from octane.core.money import get_currency, minor_to_decimal
 from octane.web.portal.session import Portal
 
-__all__ = ["LOCALE", "configure_templates", "is_htmx", "money", "render"]
+__all__ = ["LOCALE", "configure_templates", "is_htmx", "money", "price", "render"]
 
 LOCALE = "en_US"
 
@@ -39,6 +39,16 @@ def money(minor: int | None, currency: str) -> str:
         return ""
     code = get_currency(currency)
     return str(format_currency(minor_to_decimal(int(minor), code), code.code, locale=LOCALE))
+
+
+def price(value: Decimal | str | None, currency: str) -> str:
+    """A Decimal price in major units, never rounded: ``"0.00042", "USD"`` -> ``$0.00042``."""
+    if value is None or value == "":
+        return ""
+    code = get_currency(currency).code
+    return str(
+        format_currency(Decimal(str(value)), code, locale=LOCALE, decimal_quantization=False)
+    )
 
 
 def number(value: Decimal | int | str | None) -> str:
@@ -67,6 +77,7 @@ def configure_templates(engine: JinjaTemplateEngine) -> None:
     env: Environment = engine.engine
     env.filters["money"] = money
     env.filters["number"] = number
+    env.filters["price"] = price
     env.filters["when"] = when
     env.filters["iso_input"] = iso_input
     env.trim_blocks = True
