@@ -6,8 +6,9 @@ holds a random token; the row's id is the token's HMAC under the deployment's se
 key, so a stolen database holds no usable cookie. Each login creates a new token
 (the session id is rotated), and the session carries its own CSRF token.
 
-Failed logins are counted per (email, client address); after
-:data:`MAX_FAILURES` within :data:`FAILURE_WINDOW` further attempts are refused
+Failed logins are counted per (email, client address) and per email alone; after
+:data:`MAX_FAILURES` for the pair, or :data:`MAX_FAILURES_PER_EMAIL` for the email
+from any addresses, within :data:`FAILURE_WINDOW`, further attempts are refused
 until the window has passed, even with the right password.
 """
 
@@ -28,6 +29,7 @@ from octane.core.vendors import verify_portal_login
 __all__ = [
     "FAILURE_WINDOW",
     "MAX_FAILURES",
+    "MAX_FAILURES_PER_EMAIL",
     "PortalSessionInfo",
     "SessionPolicy",
     "end_session",
@@ -36,6 +38,8 @@ __all__ = [
 ]
 
 MAX_FAILURES = 5
+MAX_FAILURES_PER_EMAIL = 20
+"""Guessing one account's password from many addresses is slowed down too."""
 FAILURE_WINDOW = timedelta(minutes=15)
 #: ``last_seen_at`` is written at most this often, not on every request.
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -68,19 +72,21 @@ def _session_id(token: str, policy: SessionPolicy) -> str:
     return hmac.new(policy.secret_key.encode(), token.encode(), hashlib.sha256).hexdigest()
 
 
-def _failure_key(email: str, ip: str) -> str:
-    return hashlib.sha256(f"{email.strip().lower()}\n{ip}".encode()).hexdigest()
+def _failure_key(email: str, ip: str | None) -> str:
+    """The pair's key, or the email's alone (``ip`` None)."""
+    scope = "*" if ip is None else f"ip:{ip}"
+    return hashlib.sha256(f"{email.strip().lower()}\n{scope}".encode()).hexdigest()
 
 
-async def _check_throttle(key: str, now: datetime) -> None:
+async def _check_throttle(key: str, limit: int, now: datetime) -> None:
     since = now - FAILURE_WINDOW
     recent = await (
         PortalLoginFailure.select(PortalLoginFailure.at)
         .where((PortalLoginFailure.key == key) & (PortalLoginFailure.at > since))
         .order_by(PortalLoginFailure.at)
     )
-    if len(recent) >= MAX_FAILURES:
-        oldest = as_utc(recent[-MAX_FAILURES]["at"])
+    if len(recent) >= limit:
+        oldest = as_utc(recent[-limit]["at"])
         wait = max(1, int((oldest + FAILURE_WINDOW - now).total_seconds()))
         error = RateLimitedError(
             f"Too many failed logins for this email; try again in {(wait + 59) // 60} minutes.",
@@ -106,16 +112,20 @@ async def log_in(
     :class:`RateLimitedError` after too many failures.
     """
     now = clock.now()
-    key = _failure_key(email, ip)
-    await _check_throttle(key, now)
+    key, email_key = _failure_key(email, ip), _failure_key(email, None)
+    await _check_throttle(key, MAX_FAILURES, now)
+    await _check_throttle(email_key, MAX_FAILURES_PER_EMAIL, now)
     try:
         user = await verify_portal_login(email, password)
     except AuthError:
         # Failures older than the window no longer count: drop them as new ones arrive.
         await PortalLoginFailure.delete().where(
-            (PortalLoginFailure.key == key) & (PortalLoginFailure.at <= now - FAILURE_WINDOW)
+            PortalLoginFailure.key.is_in([key, email_key])
+            & (PortalLoginFailure.at <= now - FAILURE_WINDOW)
         )
-        await PortalLoginFailure.insert(PortalLoginFailure(key=key, at=now))
+        await PortalLoginFailure.insert(
+            PortalLoginFailure(key=key, at=now), PortalLoginFailure(key=email_key, at=now)
+        )
         raise
     await PortalLoginFailure.delete().where(PortalLoginFailure.key == key)
     if previous_token:

@@ -12,7 +12,13 @@ from litestar.testing import AsyncTestClient
 
 from octane.core.clock import TestClock, utc
 from octane.core.errors import AuthError, RateLimitedError
-from octane.core.portal_sessions import MAX_FAILURES, SessionPolicy, load_session, log_in
+from octane.core.portal_sessions import (
+    MAX_FAILURES,
+    MAX_FAILURES_PER_EMAIL,
+    SessionPolicy,
+    load_session,
+    log_in,
+)
 from tests.portal import PASSWORD, csrf_of, login, page_csrf, portal_client, vendor_user
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
@@ -206,3 +212,16 @@ async def test_pages_forbid_framing_and_caching(db_url: str, tmp_path: Path) -> 
         assert page.headers["x-frame-options"] == "DENY"
         assert page.headers["cache-control"] == "no-store"
         assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+async def test_guessing_from_many_addresses_is_throttled_too(db: Any) -> None:
+    _, email = await vendor_user()
+    policy = SessionPolicy(
+        secret_key="k" * 32, idle=timedelta(minutes=30), absolute=timedelta(hours=2)
+    )
+    clock = TestClock(utc(2026, 3, 1, 9))
+    for n in range(MAX_FAILURES_PER_EMAIL):
+        with pytest.raises(AuthError):
+            await log_in(email, "wrong", ip=f"10.0.1.{n}", policy=policy, clock=clock)
+    with pytest.raises(RateLimitedError):
+        await log_in(email, PASSWORD, ip="10.0.2.1", policy=policy, clock=clock)
