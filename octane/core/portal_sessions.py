@@ -130,9 +130,11 @@ async def log_in(
     await PortalLoginFailure.delete().where(PortalLoginFailure.key == key)
     if previous_token:
         await end_session(previous_token, policy=policy)
-    # Housekeeping: this user's sessions past the absolute limit.
+    # Housekeeping at each login: every session past the absolute limit (abandoned ones
+    # are never loaded again to be found expired), and this user's idle ones.
+    await PortalSession.delete().where(PortalSession.created_at < now - policy.absolute)
     await PortalSession.delete().where(
-        (PortalSession.user == user["id"]) & (PortalSession.created_at < now - policy.absolute)
+        (PortalSession.user == user["id"]) & (PortalSession.last_seen_at < now - policy.idle)
     )
     token = secrets.token_urlsafe(32)
     csrf = secrets.token_urlsafe(32)

@@ -19,6 +19,7 @@ from octane.core.portal_sessions import (
     load_session,
     log_in,
 )
+from octane.core.store.tables import PortalSession
 from tests.portal import PASSWORD, csrf_of, login, page_csrf, portal_client, vendor_user
 
 SAFE = {"GET", "HEAD", "OPTIONS"}
@@ -184,6 +185,12 @@ async def test_idle_and_absolute_timeouts(db: Any) -> None:
     token = await log_in(email, PASSWORD, ip="10.0.0.1", policy=policy, clock=clock)
     clock.advance_to(clock.now() + timedelta(minutes=31))
     assert await load_session(token, policy=policy, clock=clock) is None
+    # Abandoned sessions are cleared at a later login, whoever logs in.
+    await log_in(email, PASSWORD, ip="10.0.0.1", policy=policy, clock=clock)
+    clock.advance_to(clock.now() + timedelta(hours=3))
+    _, other = await vendor_user("Other")
+    await log_in(other, PASSWORD, ip="10.0.0.9", policy=policy, clock=clock)
+    assert await PortalSession.count() == 1
 
 
 async def test_throttling_is_per_email_and_address_and_expires(db: Any) -> None:

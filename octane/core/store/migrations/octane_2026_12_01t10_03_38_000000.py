@@ -12,6 +12,7 @@ DESCRIPTION = "indexes: portal sessions, login failures, invoice and ledger orde
 
 INDEXES = (
     'CREATE INDEX IF NOT EXISTS "ix_portal_session_user" ON "portal_session" ("user")',
+    'CREATE INDEX IF NOT EXISTS "ix_portal_session_created" ON "portal_session" ("created_at")',
     'CREATE INDEX IF NOT EXISTS "ix_portal_login_failure_key" '
     'ON "portal_login_failure" ("key", "at")',
     # The invoice list, newest first, whole or for one customer.
