@@ -63,6 +63,9 @@ async def test_plugins_and_their_panels(db_url: str, tmp_path: Path) -> None:
         assert '<p id="acmepay-panel">Connected for Panel Co</p>' in page.text
         provider = await client.get("/portal/settings/payment-provider")
         assert '<p id="acmepay-panel">Connected for Panel Co</p>' in provider.text
+        back = await client.get("/portal/settings?acmepay=connected", follow_redirects=False)
+        assert back.headers["location"] == "/portal/settings/payment-provider?acmepay=connected"
+        assert "Acmepay is connected." in (await client.get(back.headers["location"])).text
         delivery = await client.get("/portal/settings/delivery")
         assert "Enable the pdf_email plugin" in delivery.text
         assert (await client.get("/portal/settings/nothing-here")).status_code == 404

@@ -24,7 +24,7 @@ from octane.web.portal.customers import CustomerPages
 from octane.web.portal.dashboard import dashboard
 from octane.web.portal.errors import PORTAL_EXCEPTION_HANDLERS
 from octane.web.portal.invoices import InvoicePages
-from octane.web.portal.plugins_page import panel_section_page, plugins_page
+from octane.web.portal.plugins_page import panel_section_page, plugins_page, settings_index
 from octane.web.portal.render import configure_templates
 from octane.web.portal.review import ReviewPages
 from octane.web.portal.session import portal_context, require_session
@@ -46,6 +46,7 @@ PROTECTED_HANDLERS: list[Any] = [
     ReviewPages,
     plugins_page,
     panel_section_page,
+    settings_index,
     ApiKeyPages,
     CatalogPages,
 ]

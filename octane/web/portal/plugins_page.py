@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
 from octane.core.errors import NotFoundError
 from octane.core.plugins import PluginRecord, describe_plugins
@@ -16,7 +16,7 @@ from octane.core.runtime import Octane
 from octane.web.portal.render import render
 from octane.web.portal.session import Portal, runtime_of
 
-__all__ = ["PANEL_SECTIONS", "panel_section_page", "plugins_page"]
+__all__ = ["PANEL_SECTIONS", "panel_section_page", "plugins_page", "settings_index"]
 
 #: Settings pages made of plugins' panels: URL part -> (panel section, title, empty state).
 PANEL_SECTIONS = {
@@ -60,6 +60,16 @@ def _panels(runtime: Octane, section: str | None = None) -> list[tuple[str, Any]
     )
 
 
+@get("/settings", include_in_schema=False, status_code=303)
+async def settings_index(request: Request[Any, Any, Any]) -> Redirect:
+    """``/portal/settings`` (where provider plugins send the browser back after connecting,
+    e.g. ``?stripe=connected``): the payment provider page, query kept."""
+    query = request.url.query
+    return Redirect(
+        "/portal/settings/payment-provider" + (f"?{query}" if query else ""), status_code=303
+    )
+
+
 @get("/settings/{part:str}", include_in_schema=False)
 async def panel_section_page(
     request: Request[Any, Any, Any], portal: NamedDependency[Portal], part: FromPath[str]
@@ -67,6 +77,12 @@ async def panel_section_page(
     if part not in PANEL_SECTIONS:
         raise NotFoundError("There is no such settings page.", field="path")
     section, title, empty = PANEL_SECTIONS[part]
+    runtime = runtime_of(request)
+    connected = [
+        name
+        for name, value in request.query_params.items()
+        if value == "connected" and name in runtime.plugins.records
+    ]
     return render(
         request,
         portal,
@@ -75,7 +91,8 @@ async def panel_section_page(
             "section": "settings",
             "title": title,
             "empty": empty,
-            "panels": _panels(runtime_of(request), section),
+            "panels": _panels(runtime, section),
+            "connected": connected,
         },
     )
 
