@@ -122,4 +122,5 @@ async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Any]:
     runtime = Octane(config=config, plugins=plugins, engine=engine, clock=SystemClock())
     async with AsyncTestClient(app=create_app(runtime)) as client:
         yield client
+    await plugins.close()
     await close_engine(engine)

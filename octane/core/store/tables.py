@@ -51,6 +51,7 @@ __all__ = [
     "LedgerEntry",
     "Measurement",
     "Meter",
+    "OutboundMessage",
     "PaymentAttempt",
     "PortalUser",
     "PricePlan",
@@ -239,6 +240,9 @@ class Invoice(Table, tablename="invoice"):
     delivery_error = Text(default="")
     delivered_at = _time(null=True)
     delivery_attempts = Integer(default=0)
+    delivery_sends = Integer(default=0)
+    """How many times the vendor asked to send the invoice again (``resend``): each
+    resend is a new message; retries of one send are not."""
     delivery_next_at = _time(null=True)
     """When the sweep should look at the delivery again: a failed delivery's retry time,
     or the end of an in-flight delivery's lease (a crashed sender is retried after it)."""
@@ -369,6 +373,28 @@ class SandboxCharge(Table, tablename="sandbox_charge"):
     created_at = _time()
 
 
+class OutboundMessage(Table, tablename="outbound_message"):
+    """A message a delivery channel sent (or began to send), one per message id.
+
+    Channels record a message here *before* handing it to the outside world, and mark
+    it sent after: a re-run finds ``sent`` and does not send again. A row left
+    ``sending`` by a crash is sent again with the same message id, which lets the
+    recipient's side recognise the duplicate.
+    """
+
+    id = BigSerial(primary_key=True)
+    vendor = _fk(Vendor)
+    invoice = Varchar(length=_ID, null=True, default=None)
+    channel = Varchar(length=50)
+    kind = Varchar(length=50)
+    """``invoice``, a notification kind, or ``test``."""
+    message_id = Varchar(length=255)
+    recipient = Varchar(length=320)
+    status = Varchar(length=20, default="sending")
+    created_at = _time()
+    sent_at = _time(null=True)
+
+
 class WebhookEvent(Table, tablename="webhook_event"):
     """A provider event, recorded once per (provider, event id) before it is processed."""
 
@@ -415,6 +441,7 @@ TABLES: tuple[type[Table], ...] = (
     CouponRedemption,
     PaymentAttempt,
     SandboxCharge,
+    OutboundMessage,
     WebhookEvent,
     AuditLog,
 )

@@ -8,6 +8,7 @@ invoice lifecycle. The ``stripe`` SDK is imported lazily, only when used.
 from __future__ import annotations
 
 import importlib.util
+from typing import Annotated
 
 import msgspec
 
@@ -20,14 +21,21 @@ __all__ = ["StripeConfig", "check_compatibility", "plugin_config_schema", "requi
 class StripeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """``[plugins.stripe]``: the platform account that vendors connect to."""
 
-    secret_key: str | None = None
-    """The platform's secret key (use {"$env" = "STRIPE_SECRET_KEY"})."""
-    connect_client_id: str | None = None
-    """The Connect OAuth client id (``ca_...``)."""
-    webhook_secret: str | None = None
-    """The signing secret of the Connect webhook endpoint (``whsec_...``)."""
-    api_base: str | None = None
-    """Override Stripe's API address (tests point it at a local fake)."""
+    secret_key: Annotated[
+        str | None,
+        msgspec.Meta(description='The platform\'s secret key: { "$env" = "STRIPE_SECRET_KEY" }.'),
+    ] = None
+    connect_client_id: Annotated[
+        str | None, msgspec.Meta(description="The Connect OAuth client id (ca_...).")
+    ] = None
+    webhook_secret: Annotated[
+        str | None,
+        msgspec.Meta(description="The signing secret of the Connect webhook endpoint (whsec_...)."),
+    ] = None
+    api_base: Annotated[
+        str | None,
+        msgspec.Meta(description="Override Stripe's API address (tests use a local fake)."),
+    ] = None
 
 
 def require_sdk() -> None:
