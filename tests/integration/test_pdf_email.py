@@ -520,6 +520,11 @@ async def test_branding_appears_on_the_invoice_and_bad_values_are_refused(world:
     assert f"{total:,.2f}".replace(",", "X").replace(".", ",").replace("X", ".") + " $" in text
     assert len(page.images) == 1
 
+    preview = await world.client.get("/api/v1/settings/branding/preview", headers=world.headers)
+    assert preview.status_code == 200 and preview.headers["content-type"] == "application/pdf"
+    sample = " ".join(pdf_text(preview.content))
+    assert "SAMPLE-2026-000001" in sample and "Acme Cloud GmbH" in sample
+
 
 def _png() -> bytes:
     """A 2x2 teal PNG written by hand (zlib, no imaging library needed)."""

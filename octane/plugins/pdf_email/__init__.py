@@ -8,7 +8,8 @@
   subject, text and HTML templates, sent with aiosmtplib. Message-IDs derive from
   the invoice (or notification) and are recorded before sending, so a re-run
   never sends twice.
-* ``POST /api/v1/settings/email/test`` sends a test message.
+* ``POST /api/v1/settings/email/test`` sends a test message;
+  ``GET /api/v1/settings/branding/preview`` renders a sample invoice with the branding.
 
 SMTP settings are the deployment's (``[plugins.pdf_email]``); a vendor's name,
 reply-to address, locale, colours and logo are its branding.

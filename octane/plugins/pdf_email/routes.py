@@ -1,4 +1,9 @@
-"""``POST /api/v1/settings/email/test``: check the SMTP settings with a real message."""
+"""The plugin's API: check the SMTP settings with a real message, and preview branding.
+
+* ``POST /api/v1/settings/email/test`` sends a test message and reports the server's answer.
+* ``GET /api/v1/settings/branding/preview`` renders a sample invoice with the vendor's
+  current branding (for the settings panel's live preview).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ import re
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
@@ -32,11 +37,32 @@ class TestEmailOut(msgspec.Struct, kw_only=True):
 
 
 class EmailSettingsController(Controller):
-    path = "/api/v1/settings/email"
+    path = "/api/v1/settings"
     tags = ["settings"]
 
+    @get(
+        "/branding/preview",
+        summary="A sample invoice rendered with the vendor's current branding (PDF)",
+        media_type="application/pdf",
+        responses=ERROR_RESPONSES,
+    )
+    async def preview(
+        self, request: Request[Any, Any, Any], vendor_id: NamedDependency[str]
+    ) -> Response[bytes]:
+        from octane.plugins.pdf_email.rendering import render_invoice
+        from octane.plugins.pdf_email.sample import sample_invoice
+
+        context = request.app.state.octane.plugins.context("pdf_email")
+        invoice = sample_invoice(await vendor_view(vendor_id))
+        pdf = await render_invoice(context, invoice, draft=False)
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": 'inline; filename="sample-invoice.pdf"'},
+        )
+
     @post(
-        "/test",
+        "/email/test",
         summary="Send a test email through the configured SMTP server",
         status_code=200,
         responses=ERROR_RESPONSES,
