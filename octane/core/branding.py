@@ -72,11 +72,17 @@ def logo_key(vendor_id: str) -> str:
     return f"branding/{vendor_id}/logo"
 
 
+_MULTILINE = ("footer", "payment_instructions")
+
+
 def _check_text(field: str, value: Any, limit: int) -> str:
     if not isinstance(value, str):
         raise ValidationError(f"'{field}' must be a string.", field=field)
     if len(value) > limit:
         raise ValidationError(f"'{field}' is at most {limit} characters.", field=field)
+    if field not in _MULTILINE and any(c in value for c in "\r\n\t\x00"):
+        # These end up in email headers and one-line places: a line break would forge them.
+        raise ValidationError(f"'{field}' must be a single line of text.", field=field)
     return value.strip()
 
 

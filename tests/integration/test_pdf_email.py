@@ -604,3 +604,19 @@ async def test_the_first_plugin_that_renders_is_used_and_none_means_409(
         await invoice_pdf(bare, vendor, row["id"], at=IN_GRACE)
     assert refused.value.code == "pdf_unavailable"
     await runtime.plugins.close()
+
+
+async def test_a_killed_render_process_is_replaced(world: World) -> None:
+    import os
+    import signal
+
+    await bill(world)
+    await world.at(IN_GRACE)
+    invoice = await world.invoice()
+    assert (await world.client.get(invoice["pdf_url"], headers=world.headers)).status_code == 200
+    pool = world.plugins.context("pdf_email").state["pool"]
+    for process in list(pool._processes.values()):
+        os.kill(process.pid, signal.SIGKILL)
+    response = await world.client.get(invoice["pdf_url"], headers=world.headers)
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    assert world.plugins.context("pdf_email").state["pool"] is not pool

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from octane.core.plugin_context import PluginContext
 from octane.plugins.pdf_email.config import PdfEmailConfig
@@ -32,6 +33,17 @@ def _pool(context: PluginContext) -> ProcessPoolExecutor:
 
 
 async def render_html(context: PluginContext, html: str) -> bytes:
-    """The PDF of ``html``, rendered in one of the pool's processes."""
+    """The PDF of ``html``, rendered in one of the pool's processes.
+
+    A pool whose process died (killed, out of memory) is broken for good: it is
+    replaced by a fresh one and the rendering is tried once more.
+    """
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_pool(context), html_to_pdf, html)
+    pool = _pool(context)
+    try:
+        return await loop.run_in_executor(pool, html_to_pdf, html)
+    except BrokenProcessPool:
+        if context.state.get("pool") is pool:
+            del context.state["pool"]
+            pool.shutdown(wait=False, cancel_futures=True)
+        return await loop.run_in_executor(_pool(context), html_to_pdf, html)
