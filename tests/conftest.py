@@ -124,3 +124,14 @@ async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Any]:
         yield client
     await plugins.close()
     await close_engine(engine)
+
+
+@pytest.fixture
+def smtp() -> Iterator[Any]:
+    """A real SMTP server on loopback that keeps what it receives (see tests/mail.py)."""
+    from tests.mail import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
