@@ -31,6 +31,9 @@ class PluginContext:
     data_dir: Path
     """The deployment's data directory (``<data_dir>/templates`` holds vendor overrides)."""
     documents: DocumentStore
+    secret_key: str = ""
+    """The deployment's secret key: sign state tokens and encrypt stored credentials
+    with keys derived from it (never with the key itself, never logged)."""
     state: dict[str, Any] = field(default_factory=dict)
     _closers: list[Callable[[], Any]] = field(default_factory=list)
 

@@ -246,14 +246,17 @@ class PluginHost:
         self._collect_registrations()
         self._data_dir: Path | None = None
         self._documents: DocumentStore | None = None
+        self._secret_key = ""
         self._contexts: dict[str, PluginContext] = {}
 
     # -- the running deployment ---------------------------------------------------
 
-    def bind(self, data_dir: Path, documents: DocumentStore) -> None:
-        """Attach the deployment's data folder and document store (done by start_octane)."""
+    def bind(self, data_dir: Path, documents: DocumentStore, secret_key: str = "") -> None:
+        """Attach the deployment's data folder, document store and secret key (done when
+        the Octane runtime is created)."""
         self._data_dir = data_dir
         self._documents = documents
+        self._secret_key = secret_key
 
     @property
     def documents(self) -> DocumentStore:
@@ -272,6 +275,7 @@ class PluginHost:
                 config=self.plugin_config.get(plugin_name),
                 data_dir=self._data_dir,
                 documents=self.documents,
+                secret_key=self._secret_key,
             )
             self._contexts[plugin_name] = found
         return found

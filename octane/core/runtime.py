@@ -38,7 +38,7 @@ class Octane:
 
     def __post_init__(self) -> None:
         data = self.config.data_path()
-        self.plugins.bind(data, FileDocumentStore(data / "documents"))
+        self.plugins.bind(data, FileDocumentStore(data / "documents"), self.secret_key)
 
     async def close(self) -> None:
         await self.plugins.close()

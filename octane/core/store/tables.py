@@ -55,6 +55,7 @@ __all__ = [
     "PaymentAttempt",
     "PortalUser",
     "PricePlan",
+    "ProviderAccount",
     "SandboxCharge",
     "Subscription",
     "Vendor",
@@ -395,6 +396,24 @@ class OutboundMessage(Table, tablename="outbound_message"):
     sent_at = _time(null=True)
 
 
+class ProviderAccount(Table, tablename="provider_account"):
+    """A vendor's account at a payment provider (a connected Stripe account, Paddle
+    credentials), one per vendor and provider."""
+
+    id = _id()
+    vendor = _fk(Vendor)
+    provider = Varchar(length=50)
+    account_id = Varchar(length=255, default="")
+    """The provider's id of the vendor's account (``acct_...``); empty if none."""
+    status = Varchar(length=20, default="connected")
+    """``connected`` or ``disconnected`` (by the vendor, or by the provider)."""
+    secrets = Text(default="")
+    """Credentials encrypted with the deployment's secret key; never shown again."""
+    details = JSON(default={})
+    connected_at = _time()
+    disconnected_at = _time(null=True)
+
+
 class WebhookEvent(Table, tablename="webhook_event"):
     """A provider event, recorded once per (provider, event id) before it is processed."""
 
@@ -442,6 +461,7 @@ TABLES: tuple[type[Table], ...] = (
     PaymentAttempt,
     SandboxCharge,
     OutboundMessage,
+    ProviderAccount,
     WebhookEvent,
     AuditLog,
 )

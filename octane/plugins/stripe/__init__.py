@@ -1,21 +1,46 @@
-"""The ``stripe`` plugin: Stripe Connect, invoicing via Stripe, off-session charging, webhooks.
+"""The ``stripe`` plugin: Stripe Connect, customer sync, off-session charging, webhooks.
 
-Status: configuration (the platform's keys) and the installation check exist;
-Connect onboarding, customer sync, invoicing and charging are built on the
-invoice lifecycle. The ``stripe`` SDK is imported lazily, only when used.
+* A vendor connects its own Stripe account through Connect OAuth
+  (``POST /api/v1/stripe/connect``, then ``/stripe/oauth/callback``); every call for
+  the vendor is then made on that account with the platform's key.
+* ``collect_payment`` charges the customer's saved card with a PaymentIntent created
+  and confirmed off-session under the attempt's idempotency key;
+  ``reconcile_payment`` finds a charge whose answer was lost by our metadata.
+* ``POST /webhooks/stripe`` verifies each event's signature, records it once, and
+  applies payment outcomes and deauthorizations.
+
+Not built yet: invoicing via Stripe (Stripe invoices, Stripe Tax), card-collection
+links, the portal panel. The ``stripe`` SDK is imported lazily, only when used.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
 from octane import hookimpl
+from octane.core.contracts import (
+    AttemptView,
+    CustomerView,
+    PaymentProviderInfo,
+    PaymentResult,
+    VendorView,
+)
 from octane.core.errors import MissingDependencyError
+from octane.core.plugin_context import PluginContext
 
-__all__ = ["StripeConfig", "check_compatibility", "plugin_config_schema", "require_sdk"]
+__all__ = [
+    "StripeConfig",
+    "check_compatibility",
+    "collect_payment",
+    "plugin_config_schema",
+    "reconcile_payment",
+    "register_payment_providers",
+    "register_routes",
+    "require_sdk",
+]
 
 
 class StripeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -32,6 +57,14 @@ class StripeConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         str | None,
         msgspec.Meta(description="The signing secret of the Connect webhook endpoint (whsec_...)."),
     ] = None
+    timeout_seconds: Annotated[
+        float,
+        msgspec.Meta(
+            gt=0,
+            le=120,
+            description="How long to wait for Stripe before the answer counts as lost.",
+        ),
+    ] = 20.0
     api_base: Annotated[
         str | None,
         msgspec.Meta(description="Override Stripe's API address (tests use a local fake)."),
@@ -56,3 +89,33 @@ def check_compatibility() -> list[str]:
 @hookimpl
 def plugin_config_schema() -> type[StripeConfig]:
     return StripeConfig
+
+
+@hookimpl
+def register_payment_providers() -> list[PaymentProviderInfo]:
+    return [PaymentProviderInfo(name="stripe", display_name="Stripe")]
+
+
+@hookimpl
+def register_routes() -> list[Any]:
+    from octane.plugins.stripe.routes import StripeApiController, StripePublicController
+
+    return [StripeApiController, StripePublicController]
+
+
+@hookimpl
+async def collect_payment(
+    attempt: AttemptView, vendor: VendorView, customer: CustomerView, context: PluginContext
+) -> PaymentResult:
+    from octane.plugins.stripe.payments import collect
+
+    return await collect(context, attempt, vendor, customer)
+
+
+@hookimpl
+async def reconcile_payment(
+    attempt: AttemptView, vendor: VendorView, customer: CustomerView, context: PluginContext
+) -> PaymentResult:
+    from octane.plugins.stripe.payments import reconcile
+
+    return await reconcile(context, attempt, vendor, customer)
