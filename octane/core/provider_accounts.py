@@ -14,7 +14,13 @@ from octane.core.ids import new_id
 from octane.core.store.engine import is_unique_violation
 from octane.core.store.tables import ProviderAccount
 
-__all__ = ["connect_account", "disconnect_account", "find_account", "vendor_of_account"]
+__all__ = [
+    "connect_account",
+    "disconnect_account",
+    "find_account",
+    "set_account_details",
+    "vendor_of_account",
+]
 
 
 async def find_account(vendor_id: str, provider: str) -> dict[str, Any] | None:
@@ -98,3 +104,14 @@ async def disconnect_account(vendor_id: str, provider: str, *, at: datetime) -> 
         .returning(ProviderAccount.id)
     )
     return bool(changed)
+
+
+async def set_account_details(vendor_id: str, provider: str, changes: dict[str, Any]) -> None:
+    """Merge ``changes`` into the account's details (the vendor's options for it)."""
+    account = await find_account(vendor_id, provider)
+    if account is None:
+        return
+    details = {**(account["details"] or {}), **changes}
+    await ProviderAccount.update({ProviderAccount.details: details}).where(
+        ProviderAccount.id == account["id"]
+    )

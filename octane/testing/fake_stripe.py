@@ -15,6 +15,11 @@ search by metadata). Card outcomes follow Stripe's test payment methods:
 and ``pm_card_authenticationRequired`` decline. Webhook events are signed the way
 Stripe signs them and posted to ``webhook_url``.
 
+Invoices: create a draft, ``add_lines``, ``finalize`` (numbers it, computes tax with
+``automatic_tax`` at ``tax_percent``, refusing negative lines as Stripe Tax does),
+``send`` (recorded in ``sent_invoices``: Stripe emails it) and ``pay`` (charges the
+customer's default card). Coupons can be created and applied as invoice discounts.
+
 Faults for tests: ``hang_after_recording`` makes the next payment-intent request
 record the payment and then answer only after that many seconds (a client timeout
 after Stripe charged).
@@ -127,6 +132,9 @@ class FakeStripe:
         self.idempotent: dict[tuple[str, str], tuple[str, int, dict[str, Any]]] = {}
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self.hang_after_recording = 0.0
+        self.tax_percent = 0
+        """Stripe Tax's rate for invoices with automatic_tax (0: Stripe Tax not set up)."""
+        self.sent_invoices: list[str] = []
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -375,7 +383,232 @@ class FakeStripe:
                     code="resource_missing",
                 )
             return 200, found
+        if parts[:2] == ["v1", "coupons"] and method == "POST":
+            coupon = self._shaped(
+                "coupon",
+                id=self.new_id("co"),
+                amount_off=int(params["amount_off"]),
+                currency=params.get("currency"),
+                duration=params.get("duration", "once"),
+                name=params.get("name"),
+                percent_off=None,
+                metadata=params.get("metadata", {}),
+            )
+            objects[coupon["id"]] = coupon
+            return 200, coupon
+        if parts[:2] == ["v1", "invoices"]:
+            if len(parts) == 2 and method == "POST":
+                return 200, self._create_invoice(objects, params)
+            invoice = objects.get(parts[2])
+            if invoice is None or invoice["object"] != "invoice":
+                raise _error(
+                    404,
+                    "invalid_request_error",
+                    f"No such invoice: '{parts[2]}'",
+                    code="resource_missing",
+                )
+            action = parts[3] if len(parts) > 3 else None
+            if action is None:
+                return 200, invoice
+            return self._invoice_action(objects, invoice, action, params)
         raise _error(404, "invalid_request_error", f"Unrecognized request URL ({method}: {path}).")
+
+    def _create_invoice(self, objects: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+        customer = objects.get(params.get("customer", ""))
+        if customer is None:
+            raise _error(400, "invalid_request_error", "No such customer.", param="customer")
+        collection = params.get("collection_method", "charge_automatically")
+        if collection == "send_invoice" and not params.get("days_until_due"):
+            raise _error(
+                400,
+                "invalid_request_error",
+                "Missing required param: days_until_due.",
+                param="days_until_due",
+            )
+        discounts = [{"coupon": d["coupon"]} for d in params.get("discounts", []) or []]
+        invoice = self._shaped(
+            "invoice",
+            id=self.new_id("in"),
+            created=int(time.time()),
+            customer=customer["id"],
+            customer_email=customer["email"],
+            customer_name=customer["name"],
+            currency=params["currency"],
+            collection_method=collection,
+            days_until_due=int(params["days_until_due"]) if params.get("days_until_due") else None,
+            auto_advance=params.get("auto_advance") == "true",
+            automatic_tax={
+                "enabled": (params.get("automatic_tax") or {}).get("enabled") == "true",
+                "liability": {"type": "self"},
+                "status": None,
+                "disabled_reason": None,
+                "provider": None,
+            },
+            description=params.get("description"),
+            metadata=params.get("metadata", {}),
+            discounts=discounts,
+            status="draft",
+            number=None,
+            hosted_invoice_url=None,
+            invoice_pdf=None,
+            lines={"object": "list", "data": [], "has_more": False, "url": "/v1/invoices/lines"},
+            subtotal=0,
+            subtotal_excluding_tax=0,
+            total=0,
+            total_excluding_tax=0,
+            total_taxes=[],
+            total_discount_amounts=[],
+            amount_due=0,
+            amount_paid=0,
+            amount_remaining=0,
+            attempt_count=0,
+            attempted=False,
+            parent=None,
+            status_transitions={
+                "finalized_at": None,
+                "marked_uncollectible_at": None,
+                "paid_at": None,
+                "voided_at": None,
+            },
+        )
+        objects[invoice["id"]] = invoice
+        return invoice
+
+    def _invoice_action(
+        self,
+        objects: dict[str, Any],
+        invoice: dict[str, Any],
+        action: str,
+        params: dict[str, Any],
+    ) -> tuple[int, dict[str, Any]]:
+        if action == "add_lines":
+            if invoice["status"] != "draft":
+                raise _error(400, "invalid_request_error", "The invoice is not a draft.")
+            for line in params.get("lines", []):
+                item = self._shaped(
+                    "line_item",
+                    id=self.new_id("il"),
+                    invoice=invoice["id"],
+                    amount=int(line["amount"]),
+                    currency=invoice["currency"],
+                    description=line.get("description"),
+                    metadata=line.get("metadata", {}),
+                    period={k: int(v) for k, v in (line.get("period") or {}).items()}
+                    or {"start": invoice["created"], "end": invoice["created"]},
+                    subtotal=int(line["amount"]),
+                    quantity=1,
+                    discounts=[],
+                    discount_amounts=[],
+                    taxes=[],
+                    parent=None,
+                )
+                invoice["lines"]["data"].append(item)
+            subtotal = sum(item["amount"] for item in invoice["lines"]["data"])
+            invoice.update(
+                subtotal=subtotal,
+                subtotal_excluding_tax=subtotal,
+                total=subtotal,
+                total_excluding_tax=subtotal,
+                amount_due=subtotal,
+                amount_remaining=subtotal,
+            )
+            return 200, invoice
+        if action == "finalize":
+            if invoice["status"] != "draft":
+                raise _error(400, "invalid_request_error", "This invoice is already finalized.")
+            self._finalize(objects, invoice)
+            return 200, invoice
+        if action == "send":
+            if invoice["status"] != "open":
+                raise _error(400, "invalid_request_error", "Only open invoices can be sent.")
+            self.sent_invoices.append(invoice["id"])
+            return 200, invoice
+        if action == "pay":
+            return self._pay(objects, invoice)
+        raise _error(404, "invalid_request_error", f"Unrecognized invoice action '{action}'.")
+
+    def _finalize(self, objects: dict[str, Any], invoice: dict[str, Any]) -> None:
+        lines = invoice["lines"]["data"]
+        automatic = invoice["automatic_tax"]["enabled"]
+        if automatic and any(line["amount"] < 0 for line in lines):
+            raise _error(
+                400,
+                "invalid_request_error",
+                "Invoice items with negative amounts are not supported with "
+                "automatic tax; use discounts.",
+            )
+        subtotal = sum(line["amount"] for line in lines)
+        discount = sum(objects[d["coupon"]]["amount_off"] for d in invoice["discounts"])
+        discount = min(discount, subtotal)
+        taxable = subtotal - discount
+        tax = (taxable * self.tax_percent * 2 + 100) // 200 if automatic else 0  # half up
+        total = taxable + tax
+        invoice.update(
+            status="open" if total > 0 else "paid",
+            number=f"{invoice['customer'][-6:].upper()}-{len(self.sent_invoices) + 1:04d}",
+            hosted_invoice_url=f"{self.url}/i/{invoice['id']}",
+            invoice_pdf=f"{self.url}/i/{invoice['id']}/pdf",
+            subtotal=subtotal,
+            total_discount_amounts=[{"amount": discount, "discount": "di_fake"}]
+            if discount
+            else [],
+            total_excluding_tax=taxable,
+            total_taxes=[
+                {
+                    "amount": tax,
+                    "tax_behavior": "exclusive",
+                    "tax_rate_details": {"tax_rate": "txr_fake"},
+                    "taxability_reason": "standard_rated",
+                    "taxable_amount": taxable,
+                    "type": "tax_rate_details",
+                }
+            ]
+            if automatic and tax
+            else [],
+            total=total,
+            amount_due=total,
+            amount_remaining=total,
+        )
+        invoice["automatic_tax"]["status"] = "complete" if automatic else None
+        invoice["status_transitions"]["finalized_at"] = int(time.time())
+
+    def _pay(self, objects: dict[str, Any], invoice: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if invoice["status"] == "paid":
+            raise _error(
+                400,
+                "invalid_request_error",
+                "Invoice is already paid.",
+                code="invoice_already_paid",
+            )
+        if invoice["status"] != "open":
+            raise _error(400, "invalid_request_error", "Only open invoices can be paid.")
+        customer = objects[invoice["customer"]]
+        method = customer["invoice_settings"]["default_payment_method"]
+        invoice["attempt_count"] += 1
+        invoice["attempted"] = True
+        if method is None or method in DECLINES:
+            code, decline, message = DECLINES.get(
+                method or "",
+                (
+                    "invoice_payment_intent_requires_action",
+                    None,
+                    "The customer has no default payment method.",
+                ),
+            )
+            raise StripeError(
+                402,
+                {
+                    "error": {
+                        "type": "card_error",
+                        "code": code,
+                        "decline_code": decline,
+                        "message": message,
+                    }
+                },
+            )
+        invoice.update(status="paid", amount_paid=invoice["total"], amount_remaining=0)
+        invoice["status_transitions"]["paid_at"] = int(time.time())
+        return 200, invoice
 
     def _create_customer(self, objects: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         customer = self._shaped(

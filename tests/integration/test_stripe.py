@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -18,10 +19,12 @@ import pytest
 from octane.core.clock import utc
 from octane.core.clocks import vendor_clock
 from octane.core.collection import collect
+from octane.core.credit_grants import grant_credit
 from octane.core.customers import get_customer_row
 from octane.core.provider_accounts import connect_account, find_account
-from octane.core.store.tables import Invoice, PaymentAttempt, WebhookEvent
+from octane.core.store.tables import Invoice, LedgerEntry, PaymentAttempt, WebhookEvent
 from octane.core.vendor_settings import update_invoice_settings
+from octane.core.vendors import set_tax_rate
 from octane.core.views import attempt_view, customer_view_by_id, vendor_view
 from octane.plugins.stripe.client import stripe_client
 from octane.plugins.stripe.customers import ensure_customer
@@ -275,13 +278,79 @@ async def test_webhooks_are_verified_recorded_once_and_applied(
     assert json.loads(row["payload"])["account"] == "acct_nobody"
 
 
-async def test_invoicing_via_stripe_is_refused_until_it_can_invoice(world: World) -> None:
-    await bill(world)
+async def via_stripe(world: World, fake: FakeStripe, **settings: Any) -> str:
+    """``on_stripe`` with invoicing via Stripe on."""
+    account = await on_stripe(world, fake)
     response = await world.client.put(
         "/api/v1/settings/invoicing",
-        json={"invoicing_via_provider": True, "payment_provider": "stripe"},
+        json={"invoicing_via_provider": True, **settings},
         headers=world.headers,
     )
-    assert response.status_code == 422
-    error = response.json()["error"]
-    assert (error["field"], error["code"]) == ("invoicing_via_provider", "provider_cannot_invoice")
+    assert response.status_code == 200, response.text
+    return account
+
+
+async def test_invoicing_via_stripe_with_stripe_tax_copies_the_tax_back(
+    world: World, fake: FakeStripe, smtp: SmtpServer
+) -> None:
+    fake.tax_percent = 8
+    account = await via_stripe(world, fake, auto_charge=False)
+    await set_tax_rate(world.vendor, None)  # Stripe Tax computes the tax instead
+    response = await world.client.put(
+        "/api/v1/stripe/settings", json={"automatic_tax": True}, headers=world.headers
+    )
+    assert response.status_code == 200 and response.json() == {"automatic_tax": True}
+    clock = await vendor_clock(world.vendor)
+    await grant_credit(world.vendor, "globex", amount="5", currency="USD", clock=clock)
+    await world.at(FINALIZED)
+
+    invoice = await world.invoice()
+    (stripe_invoice,) = [o for o in fake.store(account).values() if o["object"] == "invoice"]
+    assert stripe_invoice["metadata"]["octane_invoice"] == invoice["id"]
+    assert stripe_invoice["collection_method"] == "send_invoice"
+    assert fake.sent_invoices == [stripe_invoice["id"]]  # Stripe emails it ...
+    assert not smtp.messages  # ... and Octane sends nothing of its own
+    charges = [line for line in invoice["lines"] if line["section"] == "charge"]
+    assert [line["amount"] for line in stripe_invoice["lines"]["data"]] == [
+        line["amount"] for line in charges
+    ]
+    (tax_line,) = [line for line in invoice["lines"] if line["kind"] == "tax"]
+    stripe_tax = stripe_invoice["total_taxes"][0]["amount"]
+    assert tax_line["amount"] == stripe_tax and tax_line["source"] == "stripe"
+    assert invoice["total"] == stripe_invoice["total"] == invoice["amount_due"]
+    assert invoice["provider_invoice_id"] == stripe_invoice["id"]
+    assert invoice["provider_invoice_url"] == stripe_invoice["hosted_invoice_url"]
+    entries = await LedgerEntry.select().where(
+        (LedgerEntry.invoice == invoice["id"]) & (LedgerEntry.kind == "tax")
+    )
+    assert [e["amount"] for e in entries] == [stripe_tax]
+
+    # Stripe's events arrive out of order: paid before finalized. Paid once either way.
+    paid = fake.event("invoice.paid", {**stripe_invoice, "status": "paid"}, account=account)
+    finalized = fake.event("invoice.finalized", stripe_invoice, account=account)
+    assert (await _webhook(world, *fake.signed(paid))).json()["status"] == "processed"
+    assert (await _webhook(world, *fake.signed(finalized))).json()["status"] == "ignored"
+    assert (await _webhook(world, *fake.signed(paid))).json()["duplicate"] is True
+    invoice = await world.invoice()
+    assert invoice["status"] == "paid" and invoice["amount_paid"] == invoice["total"]
+    payments = await LedgerEntry.select().where(
+        (LedgerEntry.invoice == invoice["id"]) & (LedgerEntry.kind == "payment")
+    )
+    assert [p["amount"] for p in payments] == [-invoice["total"]]
+
+
+async def test_invoicing_via_stripe_with_auto_charge_pays_stripes_invoice(
+    world: World, fake: FakeStripe, smtp: SmtpServer
+) -> None:
+    account = await via_stripe(world, fake)
+    await world.at(FINALIZED)
+    await world.at(CHARGED)
+    invoice = await world.invoice()
+    (stripe_invoice,) = [o for o in fake.store(account).values() if o["object"] == "invoice"]
+    assert stripe_invoice["status"] == "paid" and stripe_invoice["collection_method"] == (
+        "charge_automatically"
+    )
+    assert invoice["status"] == "paid"
+    assert invoice["payment_attempts"][0]["provider_reference"] == stripe_invoice["id"]
+    assert not fake.payment_intents(account) and not smtp.messages
+    assert invoice["total"] == stripe_invoice["total"]  # our tax went over as a line

@@ -253,6 +253,9 @@ class Invoice(Table, tablename="invoice"):
     provider = Varchar(length=50, null=True, default=None)
     provider_invoice_id = Varchar(length=255, null=True, default=None)
     provider_invoice_url = Text(default="")
+    """The provider's page for the invoice (where the customer can pay it)."""
+    provider_invoice_pdf = Text(default="")
+    """The provider's PDF of the invoice, when the provider invoiced."""
     pdf_path = Text(default="")
     settings_snapshot = JSON(default={})
     """The effective invoice settings at finalization, so later edits don't rewrite history."""

@@ -9,8 +9,13 @@
 * ``POST /webhooks/stripe`` verifies each event's signature, records it once, and
   applies payment outcomes and deauthorizations.
 
-Not built yet: invoicing via Stripe (Stripe invoices, Stripe Tax), card-collection
-links, the portal panel. The ``stripe`` SDK is imported lazily, only when used.
+* With "invoicing via payment provider" on, the ``stripe`` delivery channel turns our
+  finalized invoice into a Stripe invoice that Stripe sends (Stripe Tax optional,
+  ``PUT /api/v1/stripe/settings``); Stripe's tax and links are copied back, our own
+  email is not sent, and auto-charge pays Stripe's invoice.
+
+Not built yet: card-collection links (Checkout in setup mode), the portal panel.
+The ``stripe`` SDK is imported lazily, only when used.
 """
 
 from __future__ import annotations
@@ -24,6 +29,11 @@ from octane import hookimpl
 from octane.core.contracts import (
     AttemptView,
     CustomerView,
+    DeliveryChannelInfo,
+    DeliveryResult,
+    DeliveryStatus,
+    InvoiceView,
+    Notification,
     PaymentProviderInfo,
     PaymentResult,
     VendorView,
@@ -35,11 +45,14 @@ __all__ = [
     "StripeConfig",
     "check_compatibility",
     "collect_payment",
+    "deliver_invoice",
     "plugin_config_schema",
     "reconcile_payment",
+    "register_delivery_channels",
     "register_payment_providers",
     "register_routes",
     "require_sdk",
+    "send_notification",
 ]
 
 
@@ -93,7 +106,36 @@ def plugin_config_schema() -> type[StripeConfig]:
 
 @hookimpl
 def register_payment_providers() -> list[PaymentProviderInfo]:
-    return [PaymentProviderInfo(name="stripe", display_name="Stripe")]
+    return [
+        PaymentProviderInfo(name="stripe", display_name="Stripe", supports_provider_invoicing=True)
+    ]
+
+
+@hookimpl
+def register_delivery_channels() -> list[DeliveryChannelInfo]:
+    return [DeliveryChannelInfo(name="stripe", display_name="Stripe invoices (sent by Stripe)")]
+
+
+@hookimpl
+async def deliver_invoice(
+    invoice: InvoiceView,
+    customer: CustomerView,
+    send_key: str,
+    settings: dict[str, Any],
+    context: PluginContext,
+) -> DeliveryResult:
+    from octane.plugins.stripe.invoicing import deliver
+
+    return await deliver(context, invoice, customer, send_key, settings)
+
+
+@hookimpl
+def send_notification(notification: Notification) -> DeliveryResult:
+    # Stripe sends its own receipts and payment-failure emails for its invoices (as the
+    # vendor configured them in Stripe): Octane sends nothing of its own.
+    return DeliveryResult(
+        status=DeliveryStatus.DELIVERED, reference=f"stripe-managed:{notification.kind.value}"
+    )
 
 
 @hookimpl

@@ -16,7 +16,8 @@ from octane.core.collection import apply_result
 from octane.core.errors import BadRequestError, ValidationError
 from octane.core.plugins import PluginHost
 from octane.core.provider_accounts import disconnect_account, vendor_of_account
-from octane.core.store.tables import PaymentAttempt
+from octane.core.provider_invoices import record_provider_payment
+from octane.core.store.tables import Invoice, PaymentAttempt
 from octane.core.webhooks import finish_event, record_event
 from octane.plugins.stripe.client import PROVIDER
 from octane.plugins.stripe.payments import metadata_value, result_from_intent
@@ -79,11 +80,31 @@ async def receive(plugins: PluginHost, payload: bytes, signature: str) -> dict[s
     return {"received": True, "status": outcome}
 
 
+async def _is_vendors(vendor_id: str, invoice_id: str) -> bool:
+    row = await (
+        Invoice.select(Invoice.id)
+        .where((Invoice.id == invoice_id) & (Invoice.vendor == vendor_id))
+        .first()
+    )
+    return row is not None
+
+
 async def _apply(plugins: PluginHost, vendor_id: str, event: Any) -> str:
     obj = event.data.object
     if event.type == "account.application.deauthorized":
         clock = await vendor_clock(vendor_id)
         await disconnect_account(vendor_id, PROVIDER, at=clock.now())
+        return "processed"
+    if event.type == "invoice.paid":
+        # Paid on Stripe's hosted page (or charged by Stripe): settle ours, whatever
+        # order the invoice's other events arrive in.
+        invoice_id = metadata_value(obj, "octane_invoice")
+        if not invoice_id or not await _is_vendors(vendor_id, invoice_id):
+            return "ignored"
+        clock = await vendor_clock(vendor_id)
+        await record_provider_payment(
+            vendor_id, invoice_id, provider=PROVIDER, reference=str(obj.id), at=clock.now()
+        )
         return "processed"
     if event.type in ("payment_intent.succeeded", "payment_intent.payment_failed"):
         attempt_id = metadata_value(obj, "octane_attempt")

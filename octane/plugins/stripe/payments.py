@@ -19,6 +19,7 @@ from octane.core.contracts import (
     VendorView,
 )
 from octane.core.errors import ConflictError
+from octane.core.invoices import get_invoice_row
 from octane.core.plugin_context import PluginContext
 from octane.plugins.stripe.client import connected_account, stripe_client
 from octane.plugins.stripe.customers import ensure_customer
@@ -96,6 +97,9 @@ async def collect(
         return _not_connected(error)
     client = stripe_client(context)
     options: Any = {"stripe_account": account}
+    invoice = await get_invoice_row(vendor.id, attempt.invoice_id)
+    if invoice["provider_invoice_id"]:  # Stripe invoiced: pay Stripe's invoice instead
+        return await _pay_invoice(client, account, str(invoice["provider_invoice_id"]), attempt)
     try:
         stripe_customer = await ensure_customer(client, account, customer)
         record = await client.v1.customers.retrieve_async(stripe_customer, None, options)
@@ -144,6 +148,54 @@ async def collect(
     return result_from_intent(intent)
 
 
+def _from_invoice(stripe_invoice: Any) -> PaymentResult:
+    if stripe_invoice.status == "paid":
+        return PaymentResult(status=PaymentStatus.SUCCEEDED, provider_reference=stripe_invoice.id)
+    return PaymentResult(
+        status=PaymentStatus.FAILED,
+        provider_reference=stripe_invoice.id,
+        failure_code=FailureCode.PROVIDER_ERROR,
+        failure_message=f"Stripe: the invoice is {stripe_invoice.status}, not paid.",
+    )
+
+
+async def _pay_invoice(
+    client: Any, account: str, stripe_invoice_id: str, attempt: AttemptView
+) -> PaymentResult:
+    """Charge Stripe's invoice off-session (invoicing via Stripe with auto-charge on)."""
+    import stripe
+
+    try:
+        paid = await client.v1.invoices.pay_async(
+            stripe_invoice_id,
+            {"off_session": True},
+            {"stripe_account": account, "idempotency_key": attempt.idempotency_key},
+        )
+    except stripe.CardError as error:
+        details = error.error
+        return PaymentResult(
+            status=PaymentStatus.FAILED,
+            provider_reference=stripe_invoice_id,
+            failure_code=failure_code(
+                getattr(details, "code", None), getattr(details, "decline_code", None)
+            ),
+            failure_message=f"Stripe: {error.user_message or str(error)}",
+        )
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError):
+        return PaymentResult(status=PaymentStatus.UNKNOWN)
+    except stripe.InvalidRequestError as error:
+        if getattr(error, "code", None) == "invoice_already_paid":
+            return PaymentResult(
+                status=PaymentStatus.SUCCEEDED, provider_reference=stripe_invoice_id
+            )
+        return PaymentResult(
+            status=PaymentStatus.FAILED,
+            failure_code=FailureCode.PROVIDER_ERROR,
+            failure_message=f"Stripe: {error.user_message or str(error)}",
+        )
+    return _from_invoice(paid)
+
+
 async def reconcile(
     context: PluginContext, attempt: AttemptView, vendor: VendorView, customer: CustomerView
 ) -> PaymentResult:
@@ -158,6 +210,16 @@ async def reconcile(
         account = await connected_account(vendor.id)
     except ConflictError as error:
         return _not_connected(error)
+    invoice = await get_invoice_row(vendor.id, attempt.invoice_id)
+    if invoice["provider_invoice_id"]:
+        client_any: Any = stripe_client(context)
+        try:
+            found = await client_any.v1.invoices.retrieve_async(
+                invoice["provider_invoice_id"], None, {"stripe_account": account}
+            )
+        except stripe.StripeError:
+            return PaymentResult(status=PaymentStatus.UNKNOWN)
+        return _from_invoice(found)
     stripe_customer = customer.provider_ids.get("stripe")
     if stripe_customer:
         client = stripe_client(context)

@@ -3,7 +3,8 @@
 * ``POST /api/v1/stripe/connect``: the Connect OAuth URL to send the vendor to.
 * ``GET /stripe/oauth/callback``: where Stripe sends the vendor back (no API key: the
   signed ``state`` says which vendor asked).
-* ``GET /api/v1/stripe/account``, ``POST /api/v1/stripe/disconnect``.
+* ``GET /api/v1/stripe/account``, ``POST /api/v1/stripe/disconnect``,
+  ``GET/PUT /api/v1/stripe/settings`` (``automatic_tax``: Stripe Tax on invoices).
 * ``POST /webhooks/stripe``: Connect events, verified by their signature.
 """
 
@@ -13,17 +14,25 @@ from datetime import datetime
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.response import Redirect
 
 from octane.core.clock import Clock
 from octane.core.clocks import SYSTEM_CLOCK
 from octane.core.errors import ValidationError
-from octane.core.provider_accounts import find_account
+from octane.core.provider_accounts import find_account, set_account_details
+from octane.plugins.stripe.client import connected_account
 from octane.web.api.schemas import ERROR_RESPONSES
 
 __all__ = ["StripeApiController", "StripePublicController"]
+
+
+class StripeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    automatic_tax: bool
+    """Let Stripe Tax compute the tax of invoices sent via Stripe (set Stripe Tax up in
+    the Stripe account first)."""
 
 
 class ConnectOut(msgspec.Struct, kw_only=True):
@@ -80,6 +89,20 @@ class StripeApiController(Controller):
             connected_at=found["connected_at"] if found else None,
             disconnected_at=found["disconnected_at"] if found else None,
         )
+
+    @get("/settings", summary="The vendor's Stripe options", responses=ERROR_RESPONSES)
+    async def settings(self, vendor_id: NamedDependency[str]) -> StripeSettings:
+        from octane.plugins.stripe.invoicing import automatic_tax_enabled
+
+        return StripeSettings(automatic_tax=await automatic_tax_enabled(vendor_id))
+
+    @put("/settings", summary="Change the vendor's Stripe options", responses=ERROR_RESPONSES)
+    async def set_settings(
+        self, vendor_id: NamedDependency[str], data: JSONBody[StripeSettings]
+    ) -> StripeSettings:
+        await connected_account(vendor_id)  # a clear 409 before there is an account
+        await set_account_details(vendor_id, "stripe", {"automatic_tax": data.automatic_tax})
+        return data
 
     @post(
         "/disconnect",
