@@ -9,7 +9,8 @@ subset of ``openapi/fixtures3.json``), so the official SDK talks to it unchanged
 Served: Connect OAuth (``/oauth/authorize`` approves at once and redirects with a
 code, ``/oauth/token``, ``/oauth/deauthorize``), customers (create, retrieve, update,
 search by metadata), payment intents (create and confirm off-session, retrieve,
-search by metadata). Card outcomes follow Stripe's test payment methods:
+search by metadata), Checkout Sessions in setup mode (``complete_setup`` plays the
+customer saving a card) and setup intents. Card outcomes follow Stripe's test payment methods:
 ``pm_card_visa`` succeeds; ``pm_card_chargeDeclined``,
 ``pm_card_chargeDeclinedInsufficientFunds``, ``pm_card_chargeDeclinedExpiredCard``
 and ``pm_card_authenticationRequired`` decline. Webhook events are signed the way
@@ -194,6 +195,29 @@ class FakeStripe:
         """The customer saved a card (e.g. through a setup Checkout Session)."""
         customer = self.store(account)[customer_id]
         customer["invoice_settings"]["default_payment_method"] = payment_method
+
+    def complete_setup(
+        self, account: str, session_id: str, payment_method: str = "pm_card_visa"
+    ) -> dict[str, Any]:
+        """The customer entered a card on the setup page: the completed session (for a
+        ``checkout.session.completed`` event). The card is *not* made the default: that
+        is the integration's job, as on Stripe."""
+        objects = self.store(account)
+        session = objects[session_id]
+        intent = self._shaped(
+            "setup_intent",
+            id=self.new_id("seti"),
+            created=int(time.time()),
+            customer=session["customer"],
+            payment_method=payment_method,
+            status="succeeded",
+            usage="off_session",
+            last_setup_error=None,
+            next_action=None,
+        )
+        objects[intent["id"]] = intent
+        session.update(status="complete", setup_intent=intent["id"])
+        return session
 
     def payment_intents(self, account: str) -> list[dict[str, Any]]:
         return [o for o in self.store(account).values() if o["object"] == "payment_intent"]
@@ -380,6 +404,44 @@ class FakeStripe:
                     404,
                     "invalid_request_error",
                     f"No such payment_intent: '{parts[2]}'",
+                    code="resource_missing",
+                )
+            return 200, found
+        if parts[:3] == ["v1", "checkout", "sessions"] and method == "POST":
+            customer = objects.get(params.get("customer", ""))
+            if params.get("mode") != "setup" or customer is None:
+                raise _error(
+                    400,
+                    "invalid_request_error",
+                    "The fake serves setup-mode sessions for an existing customer.",
+                )
+            session = self._shaped(
+                "checkout.session",
+                id=self.new_id("cs_test"),
+                created=int(time.time()),
+                mode="setup",
+                customer=customer["id"],
+                currency=params.get("currency"),
+                success_url=params.get("success_url"),
+                cancel_url=params.get("cancel_url"),
+                metadata=params.get("metadata", {}),
+                status="open",
+                payment_status="no_payment_required",
+                setup_intent=None,
+                payment_intent=None,
+                invoice=None,
+                subscription=None,
+            )
+            session["url"] = f"{self.url}/c/setup/{session['id']}"
+            objects[session["id"]] = session
+            return 200, session
+        if parts[:2] == ["v1", "setup_intents"] and len(parts) == 3:
+            found = objects.get(parts[2])
+            if found is None or found["object"] != "setup_intent":
+                raise _error(
+                    404,
+                    "invalid_request_error",
+                    f"No such setupintent: '{parts[2]}'",
                     code="resource_missing",
                 )
             return 200, found

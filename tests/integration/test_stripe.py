@@ -354,3 +354,40 @@ async def test_invoicing_via_stripe_with_auto_charge_pays_stripes_invoice(
     assert invoice["payment_attempts"][0]["provider_reference"] == stripe_invoice["id"]
     assert not fake.payment_intents(account) and not smtp.messages
     assert invoice["total"] == stripe_invoice["total"]  # our tax went over as a line
+
+
+async def test_a_card_link_saves_the_customers_default_card(world: World, fake: FakeStripe) -> None:
+    account = await on_stripe(world, fake, card=None)
+    response = await world.client.post(
+        "/api/v1/stripe/customers/globex/card-link", headers=world.headers
+    )
+    assert response.status_code == 200, response.text
+    url = response.json()["url"]
+    assert url.startswith(f"{fake.url}/c/setup/cs_test_")
+    session = fake.complete_setup(account, url.rsplit("/", 1)[1])
+    completed = fake.event("checkout.session.completed", session, account=account)
+    assert (await _webhook(world, *fake.signed(completed))).json()["status"] == "processed"
+    (customer,) = [o for o in fake.store(account).values() if o["object"] == "customer"]
+    assert customer["invoice_settings"]["default_payment_method"] == "pm_card_visa"
+    await world.at(FINALIZED)
+    await world.at(CHARGED)
+    assert (await world.invoice())["status"] == "paid"
+    missing = await world.client.post(
+        "/api/v1/stripe/customers/nobody/card-link", headers=world.headers
+    )
+    assert missing.status_code == 404
+
+
+async def test_invoicing_via_stripe_when_the_card_is_declined(
+    world: World, fake: FakeStripe
+) -> None:
+    account = await via_stripe(world, fake)
+    customer_id = next(o["id"] for o in fake.store(account).values() if o["object"] == "customer")
+    fake.add_card(account, customer_id, "pm_card_chargeDeclinedExpiredCard")
+    await world.at(FINALIZED)
+    await world.at(CHARGED)
+    invoice = await world.invoice()
+    (attempt,) = invoice["payment_attempts"]
+    assert invoice["status"] == "failed" and attempt["failure_code"] == "expired_card"
+    (stripe_invoice,) = [o for o in fake.store(account).values() if o["object"] == "invoice"]
+    assert stripe_invoice["status"] == "open" and stripe_invoice["attempt_count"] == 1

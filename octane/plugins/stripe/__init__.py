@@ -14,8 +14,10 @@
   ``PUT /api/v1/stripe/settings``); Stripe's tax and links are copied back, our own
   email is not sent, and auto-charge pays Stripe's invoice.
 
-Not built yet: card-collection links (Checkout in setup mode), the portal panel.
-The ``stripe`` SDK is imported lazily, only when used.
+* ``POST /api/v1/stripe/customers/{name}/card-link``: a Checkout Session in setup mode;
+  the saved card becomes the customer's default.
+
+Not built yet: the portal panel. The ``stripe`` SDK is imported lazily, only when used.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ account* (``stripe_account``): customers, payment intents and invoices live ther
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import weakref
+from typing import TYPE_CHECKING, Any
 
 from octane.core.errors import ConflictError, PluginError
 from octane.core.plugin_context import PluginContext
@@ -21,9 +23,22 @@ PROVIDER = "stripe"
 TIMEOUT_SECONDS = 20.0
 
 
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
 def stripe_client(context: PluginContext) -> stripe.StripeClient:
-    """One client per Octane, built on first use (the SDK is imported only then)."""
-    found: stripe.StripeClient | None = context.state.get("client")
+    """One client per Octane and event loop, built on first use (the SDK is imported only
+    then). Per loop: the SDK's httpx client belongs to the loop that first used it, and
+    an embedding application may run the web app and the worker on different loops."""
+    clients: weakref.WeakKeyDictionary[Any, stripe.StripeClient] = context.state.setdefault(
+        "clients", weakref.WeakKeyDictionary()
+    )
+    loop = _running_loop()
+    found = clients.get(loop) if loop is not None else context.state.get("sync_client")
     if found is None:
         import stripe
 
@@ -44,7 +59,10 @@ def stripe_client(context: PluginContext) -> stripe.StripeClient:
             http_client=stripe.HTTPXClient(timeout=config.timeout_seconds, allow_sync_methods=True),
             max_network_retries=0,
         )
-        context.state["client"] = found
+        if loop is not None:
+            clients[loop] = found
+        else:
+            context.state["sync_client"] = found
     return found
 
 

@@ -95,6 +95,11 @@ async def _apply(plugins: PluginHost, vendor_id: str, event: Any) -> str:
         clock = await vendor_clock(vendor_id)
         await disconnect_account(vendor_id, PROVIDER, at=clock.now())
         return "processed"
+    if event.type == "checkout.session.completed":
+        from octane.plugins.stripe.cards import save_default_card
+
+        saved = await save_default_card(plugins.context(PROVIDER), str(event.account), obj)
+        return "processed" if saved else "ignored"
     if event.type == "invoice.paid":
         # Paid on Stripe's hosted page (or charged by Stripe): settle ours, whatever
         # order the invoice's other events arrive in.

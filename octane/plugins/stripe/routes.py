@@ -5,6 +5,8 @@
   signed ``state`` says which vendor asked).
 * ``GET /api/v1/stripe/account``, ``POST /api/v1/stripe/disconnect``,
   ``GET/PUT /api/v1/stripe/settings`` (``automatic_tax``: Stripe Tax on invoices).
+* ``POST /api/v1/stripe/customers/{name}/card-link``: a page where the customer saves a
+  card (it becomes their default when Stripe reports the session completed).
 * ``POST /webhooks/stripe``: Connect events, verified by their signature.
 """
 
@@ -16,13 +18,15 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect
 
 from octane.core.clock import Clock
 from octane.core.clocks import SYSTEM_CLOCK
+from octane.core.customers import get_customer_row
 from octane.core.errors import ValidationError
 from octane.core.provider_accounts import find_account, set_account_details
+from octane.core.views import customer_view_by_id
 from octane.plugins.stripe.client import connected_account
 from octane.web.api.schemas import ERROR_RESPONSES
 
@@ -33,6 +37,13 @@ class StripeSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     automatic_tax: bool
     """Let Stripe Tax compute the tax of invoices sent via Stripe (set Stripe Tax up in
     the Stripe account first)."""
+
+
+class CardLinkOut(msgspec.Struct, kw_only=True):
+    url: str
+    """Send this to the customer: Stripe's page where they save a card."""
+    expires_at: int | None
+    """Unix time after which the link no longer works (Stripe's rule: 24 hours)."""
 
 
 class ConnectOut(msgspec.Struct, kw_only=True):
@@ -89,6 +100,31 @@ class StripeApiController(Controller):
             connected_at=found["connected_at"] if found else None,
             disconnected_at=found["disconnected_at"] if found else None,
         )
+
+    @post(
+        "/customers/{name:str}/card-link",
+        summary="A link where the customer saves a card (Stripe Checkout, setup mode)",
+        status_code=200,
+        responses=ERROR_RESPONSES,
+    )
+    async def card_link(
+        self,
+        request: Request[Any, Any, Any],
+        vendor_id: NamedDependency[str],
+        name: FromPath[str],
+    ) -> CardLinkOut:
+        from octane.plugins.stripe.cards import card_setup_link
+
+        customer, _ = await customer_view_by_id(
+            str((await get_customer_row(vendor_id, name))["id"])
+        )
+        link = await card_setup_link(
+            _context(request),
+            vendor_id,
+            customer,
+            return_url=f"{_base_url(request)}/portal/customers/{name}",
+        )
+        return CardLinkOut(url=link["url"], expires_at=link["expires_at"])
 
     @get("/settings", summary="The vendor's Stripe options", responses=ERROR_RESPONSES)
     async def settings(self, vendor_id: NamedDependency[str]) -> StripeSettings:
