@@ -24,7 +24,14 @@ from octane.core.plugin_context import PluginContext
 from octane.plugins.stripe.client import connected_account, stripe_client
 from octane.plugins.stripe.customers import ensure_customer
 
-__all__ = ["collect", "failure_code", "metadata_value", "reconcile", "result_from_intent"]
+__all__ = [
+    "collect",
+    "declined",
+    "failure_code",
+    "metadata_value",
+    "reconcile",
+    "result_from_intent",
+]
 
 DECLINE_CODES = {
     "insufficient_funds": FailureCode.INSUFFICIENT_FUNDS,
@@ -55,6 +62,19 @@ def failure_code(code: str | None, decline_code: str | None) -> FailureCode:
         if candidate in DECLINE_CODES:
             return DECLINE_CODES[candidate]
     return FailureCode.CARD_DECLINED if code == "card_declined" else FailureCode.OTHER
+
+
+def declined(error: Any, reference: str | None) -> PaymentResult:
+    """A card error (HTTP 402) as a failed payment with the neutral code."""
+    details = error.error
+    return PaymentResult(
+        status=PaymentStatus.FAILED,
+        provider_reference=reference,
+        failure_code=failure_code(
+            getattr(details, "code", None), getattr(details, "decline_code", None)
+        ),
+        failure_message=f"Stripe: {error.user_message or str(error)}",
+    )
 
 
 def result_from_intent(intent: Any) -> PaymentResult:
@@ -125,20 +145,10 @@ async def collect(
             {"stripe_account": account, "idempotency_key": attempt.idempotency_key},
         )
     except stripe.CardError as error:
-        details = error.error
-        intent_id = getattr(getattr(details, "payment_intent", None), "id", None)
-        return PaymentResult(
-            status=PaymentStatus.FAILED,
-            provider_reference=intent_id,
-            failure_code=failure_code(
-                getattr(details, "code", None), getattr(details, "decline_code", None)
-            ),
-            failure_message=f"Stripe: {error.user_message or str(error)}",
-        )
-    except (stripe.APIConnectionError, stripe.RateLimitError):
+        intent_id = getattr(getattr(error.error, "payment_intent", None), "id", None)
+        return declined(error, intent_id)
+    except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError):
         return PaymentResult(status=PaymentStatus.UNKNOWN)  # reconciled by lookup later
-    except stripe.APIError:
-        return PaymentResult(status=PaymentStatus.UNKNOWN)
     except stripe.StripeError as error:
         return PaymentResult(
             status=PaymentStatus.FAILED,
@@ -172,15 +182,7 @@ async def _pay_invoice(
             {"stripe_account": account, "idempotency_key": attempt.idempotency_key},
         )
     except stripe.CardError as error:
-        details = error.error
-        return PaymentResult(
-            status=PaymentStatus.FAILED,
-            provider_reference=stripe_invoice_id,
-            failure_code=failure_code(
-                getattr(details, "code", None), getattr(details, "decline_code", None)
-            ),
-            failure_message=f"Stripe: {error.user_message or str(error)}",
-        )
+        return declined(error, stripe_invoice_id)
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError):
         return PaymentResult(status=PaymentStatus.UNKNOWN)
     except stripe.InvalidRequestError as error:
