@@ -42,6 +42,7 @@ test-postgres: install
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/billing_run.py --postgres
+	$(BIN)/python bench/pdf.py
 	$(BIN)/python bench/portal.py
 
 clean:

@@ -122,4 +122,16 @@ async def api(db_url: str, tmp_path: Path) -> AsyncIterator[Any]:
     runtime = Octane(config=config, plugins=plugins, engine=engine, clock=SystemClock())
     async with AsyncTestClient(app=create_app(runtime)) as client:
         yield client
+    await plugins.close()
     await close_engine(engine)
+
+
+@pytest.fixture
+def smtp() -> Iterator[Any]:
+    """A real SMTP server on loopback that keeps what it receives (see tests/mail.py)."""
+    from tests.mail import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()

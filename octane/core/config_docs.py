@@ -6,11 +6,13 @@ Run ``python -m octane.core.config_docs > docs/configuration.md`` after changing
 
 from __future__ import annotations
 
+import importlib
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 import msgspec
 
 from octane.core.config import OctaneConfig, PluginsConfig, WebConfig, WorkerConfig
+from octane.core.plugins import BUNDLED_PLUGINS
 
 __all__ = ["render_config_reference"]
 
@@ -54,10 +56,22 @@ def _rows(struct: type[msgspec.Struct], section: str | None) -> list[str]:
         env = f"OCTANE_{section.upper()}__{name.upper()}" if section else f"OCTANE_{name.upper()}"
         if struct is PluginsConfig and name == "blocks":
             key, env = "plugins.<name>", "(file only)"
+        if section and section.startswith("plugins."):
+            env = "(file only)"
         rows.append(
             f"| `{key}` | {_default(struct, name)} | `{env}` | {_description(hints[name])} |"
         )
     return rows
+
+
+def _blocks() -> list[tuple[str, type[msgspec.Struct]]]:
+    """The configuration blocks of the bundled plugins that take one."""
+    found = []
+    for name, module_path in BUNDLED_PLUGINS.items():
+        schema_hook = getattr(importlib.import_module(module_path), "plugin_config_schema", None)
+        if schema_hook is not None:
+            found.append((name, schema_hook()))
+    return found
 
 
 def render_config_reference() -> str:
@@ -79,6 +93,7 @@ def render_config_reference() -> str:
         ("worker", WorkerConfig, "`[worker]`"),
         ("plugins", PluginsConfig, "`[plugins]`"),
     ]
+    sections += [(f"plugins.{name}", schema, f"`[plugins.{name}]`") for name, schema in _blocks()]
     for section, struct, title in sections:
         lines += [f"## {title}", ""]
         if struct.__doc__ and section:

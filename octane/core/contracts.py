@@ -195,7 +195,11 @@ class DraftInvoice(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class InvoiceView(msgspec.Struct, frozen=True, kw_only=True):
-    """A finalized invoice, as delivery channels and payment providers see it."""
+    """An invoice as delivery channels, renderers and payment providers see it.
+
+    Finalized invoices come from their stored lines; a draft (``status`` "draft",
+    ``number`` None) carries the figures recomputed at the moment of the call.
+    """
 
     id: str
     number: str | None
@@ -211,6 +215,13 @@ class InvoiceView(msgspec.Struct, frozen=True, kw_only=True):
     vendor: VendorView
     charges: tuple[ChargeLine, ...] = ()
     adjustments: tuple[AdjustmentLine, ...] = ()
+    subtotal: int = 0
+    """The charges before adjustments."""
+    tax: int = 0
+    """The sum of the tax adjustments."""
+    amount_paid: int = 0
+    credit_remaining: int | None = None
+    """The customer's usable credit balance in this currency after this invoice."""
 
 
 # ------------------------------------------------------------------------ payments

@@ -25,6 +25,7 @@ __all__ = [
     "get_customer",
     "get_customer_row",
     "list_customers",
+    "set_provider_id",
     "update_customer",
 ]
 
@@ -199,3 +200,17 @@ async def list_customers(
             query = query.where(Customer.name.like(pattern) | Customer.display_name.like(pattern))
     rows = await query.order_by(Customer.name).limit(limit + 1).output(load_json=True)
     return [_out(row) for row in rows[:limit]], len(rows) > limit
+
+
+async def set_provider_id(customer_id: str, provider: str, external_id: str) -> None:
+    """Remember the customer's id at a provider (``provider_ids[provider]``)."""
+    row = await (
+        Customer.select(Customer.provider_ids)
+        .where(Customer.id == customer_id)
+        .output(load_json=True)
+        .first()
+    )
+    if row is None:
+        raise NotFoundError(f"There is no customer '{customer_id}'.", field="customer")
+    ids = {**(row["provider_ids"] or {}), provider: external_id}
+    await Customer.update({Customer.provider_ids: ids}).where(Customer.id == customer_id)

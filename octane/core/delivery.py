@@ -19,18 +19,30 @@ from typing import Any
 
 from octane.core.clock import Clock
 from octane.core.contracts import DeliveryResult, DeliveryStatus, Notification
-from octane.core.errors import OctaneError
+from octane.core.errors import OctaneError, StateError
 from octane.core.invoice_settings import InvoiceSettings, effective_settings
 from octane.core.plugins import PluginHost
 from octane.core.store.tables import Invoice, Vendor
 from octane.core.timeline import record
 from octane.core.views import customer_view_by_id, invoice_view, vendor_view
 
-__all__ = ["BACKOFF", "LEASE", "channel_for", "deliver_invoice", "send_notification"]
+__all__ = [
+    "BACKOFF",
+    "LEASE",
+    "channel_for",
+    "deliver_invoice",
+    "send_key",
+    "send_notification",
+]
 
 LEASE = timedelta(minutes=10)
 BACKOFF = (timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2), timedelta(hours=12))
 """Waits after the 1st, 2nd... failed delivery; after the last, the delivery stays failed."""
+
+
+def send_key(invoice_id: str, sends: int) -> str:
+    """The same for every retry of one send; a new one for each resend on purpose."""
+    return invoice_id if sends == 0 else f"{invoice_id}-resend-{sends}"
 
 
 def channel_for(settings: InvoiceSettings) -> str:
@@ -75,7 +87,11 @@ async def deliver_invoice(
     resend: bool = False,
 ) -> str | None:
     """Deliver the invoice if its delivery is due (or ``resend``); return the new delivery
-    status, or None when there was nothing to do (not due, or claimed by another run)."""
+    status, or None when there was nothing to do (not due, or claimed by another run).
+
+    A resend is refused (StateError) for a draft or void invoice and while another
+    delivery of it is in flight.
+    """
     invoice = (
         await Invoice.select()
         .where((Invoice.id == invoice_id) & (Invoice.vendor == vendor_id))
@@ -83,10 +99,19 @@ async def deliver_invoice(
         .first()
     )
     if invoice is None or invoice["status"] in ("draft", "void"):
+        if resend and invoice is not None:
+            raise StateError(
+                f"A {invoice['status']} invoice cannot be sent.", code="invoice_not_sendable"
+            )
         return None
     now = clock.now()
     status = invoice["delivery_status"]
     next_at = invoice["delivery_next_at"]
+    if resend and status == "in_flight" and next_at is not None and next_at > now:
+        raise StateError(
+            "This invoice is being sent right now; try again once that delivery has ended.",
+            code="delivery_in_flight",
+        )
     due = (status == "pending") or (
         status in ("failed", "in_flight") and next_at is not None and next_at <= now
     )
@@ -95,12 +120,14 @@ async def deliver_invoice(
     customer, customer_row = await customer_view_by_id(invoice["customer"])
     settings = await settings_for(vendor_id, customer_row)
     channel = channel_for(settings)
+    sends = invoice["delivery_sends"] + (1 if resend else 0)
     claimed = await (
         Invoice.update(
             {
                 Invoice.delivery_status: "in_flight",
                 Invoice.delivery_channel: channel,
                 Invoice.delivery_attempts: invoice["delivery_attempts"] + 1,
+                Invoice.delivery_sends: sends,
                 Invoice.delivery_next_at: now + LEASE,
             }
         )
@@ -121,6 +148,7 @@ async def deliver_invoice(
         vendor=vendor,
         customer=customer,
         settings=dict(settings.raw),
+        send_key=send_key(invoice_id, sends),
     )
     attempts = invoice["delivery_attempts"] + 1
     if result.status is DeliveryStatus.DELIVERED:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from octane.core.branding import update_branding
 from octane.core.catalog import create_meter, create_plan
 from octane.core.clock import TestClock
 from octane.core.clocks import vendor_clock
@@ -157,10 +158,20 @@ async def seed_demo(runtime: Octane) -> DemoSummary:
         await create_portal_user(
             vendor_id, email=DEMO_EMAIL, password=DEMO_PASSWORD, clock=runtime.clock
         )
+    await update_branding(vendor_id, _BRANDING)
     await _seed_catalog(vendor_id, clock)
     await _seed_lifecycle(runtime, vendor_id)
     return DemoSummary(vendor_id=vendor_id, api_key=key.key, created=True)
 
+
+_BRANDING = {
+    "company_name": DEMO_VENDOR_NAME,
+    "address_lines": ["500 Howard Street, Suite 300", "San Francisco, CA 94105", "United States"],
+    "tax_id": "US 94-1234567",
+    "accent_color": "#2f54eb",
+    "footer": "Demo Cloud Inc. · billing@demo-cloud.example · Questions? Reply to this email.",
+    "reply_to": "billing@demo-cloud.example",
+}
 
 #: Scripted sandbox outcomes, so that the demo shows a retried and a failing customer.
 _PAYMENT_SCRIPTS = {
@@ -200,7 +211,7 @@ async def _seed_catalog(vendor_id: str, clock: TestClock) -> None:
         )
     for plan in _PLANS:
         await create_plan(vendor_id, currency="USD", period="month", clock=clock, **plan)
-    cycle_start = _month_start(now, 0)
+    starts_at = _month_start(now, 2)
     rng = random.Random(42)  # the same demo every time
     for name, display, email, timezone, plan_name in _CUSTOMERS:
         await create_customer(
@@ -216,9 +227,10 @@ async def _seed_catalog(vendor_id: str, clock: TestClock) -> None:
             clock=clock,
         )
         await create_subscription(
-            vendor_id, name, price_plan=plan_name, starts_at=_month_start(now, 2), clock=clock
+            vendor_id, name, price_plan=plan_name, starts_at=starts_at, clock=clock
         )
-        result = await ingest(vendor_id, _usage(rng, name, cycle_start, now), clock=clock)
+        # Usage from the start, so the invoices already finalized show real usage too.
+        result = await ingest(vendor_id, _usage(rng, name, starts_at, now), clock=clock)
         if result.errors:  # the demo's own data must be valid; say so loudly if not
             raise result.errors[0].error
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthError",
+    "BadRequestError",
     "ConfigError",
     "ConflictError",
     "MissingDependencyError",
@@ -62,6 +63,12 @@ class ConfigError(OctaneError):
     """A bad configuration: stops start-up with one clear message."""
 
     code = "config_error"
+
+
+class BadRequestError(OctaneError):
+    """A request that cannot be read at all: an unverifiable webhook, a broken body (HTTP 400)."""
+
+    code = "bad_request"
 
 
 class NotFoundError(OctaneError):

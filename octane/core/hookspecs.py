@@ -18,7 +18,11 @@ Three kinds of hooks live here:
 * **Action hooks** (``deliver_invoice``, ``send_notification``, ``collect_payment``,
   ``reconcile_payment``):
   called for *one* plugin only, the one owning the channel or provider in use,
-  never broadcast. They may return an awaitable (``async def``).
+  never broadcast. They may return an awaitable (``async def``). They may take a
+  ``context`` argument: the plugin's config block, data folder, document store and
+  a place for long-lived handles, for the running Octane.
+* **Service hooks** (``render_invoice_pdf``): asked plugin by plugin until one
+  answers; they also receive ``context``.
 * **Registration hooks** (``register_*``, ``plugin_config_schema``,
   ``check_compatibility``): called once at start-up to learn what a plugin offers.
 
@@ -56,6 +60,7 @@ if TYPE_CHECKING:
         UsageTotal,
         VendorView,
     )
+    from octane.core.plugin_context import PluginContext
 
 __all__ = ["PROJECT_NAME", "hookimpl", "hookspec"]
 
@@ -142,6 +147,8 @@ def deliver_invoice(
     vendor: VendorView,
     customer: CustomerView,
     settings: dict[str, Any],
+    send_key: str,
+    context: PluginContext,
 ) -> DeliveryResult | Awaitable[DeliveryResult]:
     """Deliver a finalized invoice through a channel this plugin owns.
 
@@ -156,12 +163,19 @@ def deliver_invoice(
     :param vendor: The vendor sending the invoice.
     :param customer: The recipient.
     :param settings: The effective invoice settings for this customer.
+    :param send_key: Identifies this send: the same for every retry of one delivery
+        (a re-run after a crash included), new for each resend the vendor asks for
+        (``<invoice id>`` first, then ``<invoice id>-resend-<n>``). Derive your
+        message id from it and remember what you sent under it.
+    :param context: This plugin's :class:`~octane.core.plugin_context.PluginContext`
+        in the running Octane: its config block, the data folder, the document store,
+        and ``state`` for clients or pools it keeps between calls.
     :return: A :class:`~octane.core.contracts.DeliveryResult`: ``delivered`` with a
         reference (e.g. a Message-ID), or ``failed`` with the error and whether a
         retry may help.
 
-    Must never: send the same invoice twice for one call (derive any message
-    id from ``invoice.id`` so a re-run is recognisable), or change the invoice.
+    Must never: send twice under one ``send_key`` (if you already sent it, answer
+    ``delivered`` with the same reference), or change the invoice.
     """
 
 
@@ -172,6 +186,7 @@ def send_notification(
     vendor: VendorView,
     customer: CustomerView,
     settings: dict[str, Any],
+    context: PluginContext,
 ) -> DeliveryResult | Awaitable[DeliveryResult]:
     """Send the customer a notification about an invoice through a channel this plugin owns.
 
@@ -187,6 +202,9 @@ def send_notification(
     :param vendor: The vendor sending it.
     :param customer: The recipient.
     :param settings: The effective invoice settings for this customer.
+    :param context: This plugin's :class:`~octane.core.plugin_context.PluginContext`
+        in the running Octane: its config block, the data folder, the document store,
+        and ``state`` for clients or pools it keeps between calls.
     :return: A :class:`~octane.core.contracts.DeliveryResult`; a failed notification is
         recorded in the invoice's timeline and not retried.
 
@@ -202,6 +220,7 @@ def collect_payment(
     attempt: AttemptView,
     vendor: VendorView,
     customer: CustomerView,
+    context: PluginContext,
 ) -> PaymentResult | Awaitable[PaymentResult]:
     """Charge the customer for an invoice through a provider this plugin owns.
 
@@ -216,6 +235,9 @@ def collect_payment(
         provider so that a repeated call cannot charge twice.
     :param vendor: The vendor being paid.
     :param customer: The customer being charged.
+    :param context: This plugin's :class:`~octane.core.plugin_context.PluginContext`
+        in the running Octane: its config block, the data folder, the document store,
+        and ``state`` for clients or pools it keeps between calls.
     :return: A :class:`~octane.core.contracts.PaymentResult`: ``succeeded``,
         ``pending`` (the outcome arrives later), ``failed`` with a neutral
         :class:`~octane.core.contracts.FailureCode`, or ``unknown`` when the
@@ -234,6 +256,7 @@ def reconcile_payment(
     attempt: AttemptView,
     vendor: VendorView,
     customer: CustomerView,
+    context: PluginContext,
 ) -> PaymentResult | Awaitable[PaymentResult]:
     """Find out what happened to a payment attempt whose outcome is unknown.
 
@@ -244,6 +267,9 @@ def reconcile_payment(
     :param attempt: The attempt to look up, by its id or idempotency key.
     :param vendor: The vendor being paid.
     :param customer: The customer who was (perhaps) charged.
+    :param context: This plugin's :class:`~octane.core.plugin_context.PluginContext`
+        in the running Octane: its config block, the data folder, the document store,
+        and ``state`` for clients or pools it keeps between calls.
     :return: A :class:`~octane.core.contracts.PaymentResult` saying what the
         provider recorded: ``succeeded``, ``failed``, ``pending``, or
         ``unknown`` if it still cannot tell (the core asks again later). If the
@@ -251,6 +277,36 @@ def reconcile_payment(
         ``provider_error``: the core may then retry with a new attempt.
 
     Must never: create a new charge. This hook only looks.
+    """
+
+
+# ---------------------------------------------------------------------------
+# Service hooks (the first plugin that answers provides the service)
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def render_invoice_pdf(
+    invoice: InvoiceView, draft: bool, context: PluginContext
+) -> bytes | Awaitable[bytes] | None:
+    """Render an invoice as a PDF document.
+
+    Called when an invoice's PDF is asked for (``GET /api/v1/invoices/{id}/pdf``,
+    a delivery channel attaching it, a portal preview) and none is stored yet. For
+    a finalized invoice the core stores the first rendering and serves that copy
+    ever after; a draft is rendered on every request and never stored. Plugins are
+    asked in name order and the first answer that is not None is used.
+
+    :param invoice: The invoice with its lines and totals; for a draft, the figures
+        recomputed now and ``number`` None.
+    :param draft: True for a draft under review: mark every page DRAFT.
+    :param context: This plugin's :class:`~octane.core.plugin_context.PluginContext`
+        in the running Octane: its config block, the data folder, the document store,
+        and ``state`` for clients or pools it keeps between calls.
+    :return: The PDF's bytes, or None if this plugin does not render PDFs.
+
+    Must never: change the invoice, or render anything but what ``invoice`` says
+    (the stored copy is the legal document).
     """
 
 

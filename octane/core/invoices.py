@@ -99,6 +99,7 @@ def _summary(row: Mapping[str, Any], customer_name: str) -> dict[str, Any]:
         "delivery_status": row["delivery_status"],
         "delivery_error": row["delivery_error"],
         "delivered_at": row["delivered_at"],
+        "pdf_url": f"/api/v1/invoices/{row['id']}/pdf",
         "provider": row["provider"],
         "provider_invoice_id": row["provider_invoice_id"],
         "provider_invoice_url": row["provider_invoice_url"],

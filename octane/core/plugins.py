@@ -31,6 +31,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar, cast
 
@@ -38,7 +39,9 @@ import pluggy
 
 from octane.core import hookspecs
 from octane.core.contracts import DeliveryChannelInfo, PaymentProviderInfo
+from octane.core.documents import DocumentStore
 from octane.core.errors import ConfigError, PluginError
+from octane.core.plugin_context import PluginContext
 
 __all__ = [
     "BUNDLED_PLUGINS",
@@ -241,6 +244,47 @@ class PluginHost:
         self.payment_providers: dict[str, PaymentProviderInfo] = {}
         self.delivery_channels: dict[str, DeliveryChannelInfo] = {}
         self._collect_registrations()
+        self._data_dir: Path | None = None
+        self._documents: DocumentStore | None = None
+        self._secret_key = ""
+        self._contexts: dict[str, PluginContext] = {}
+
+    # -- the running deployment ---------------------------------------------------
+
+    def bind(self, data_dir: Path, documents: DocumentStore, secret_key: str = "") -> None:
+        """Attach the deployment's data folder, document store and secret key (done when
+        the Octane runtime is created)."""
+        self._data_dir = data_dir
+        self._documents = documents
+        self._secret_key = secret_key
+
+    @property
+    def documents(self) -> DocumentStore:
+        if self._documents is None:
+            raise PluginError("The plugins are not bound to a running Octane yet.")
+        return self._documents
+
+    def context(self, plugin_name: str) -> PluginContext:
+        """The ``context`` argument this plugin's action hooks receive (one per Octane)."""
+        found = self._contexts.get(plugin_name)
+        if found is None:
+            if self._data_dir is None:
+                raise PluginError("The plugins are not bound to a running Octane yet.")
+            found = PluginContext(
+                name=plugin_name,
+                config=self.plugin_config.get(plugin_name),
+                data_dir=self._data_dir,
+                documents=self.documents,
+                secret_key=self._secret_key,
+            )
+            self._contexts[plugin_name] = found
+        return found
+
+    async def close(self) -> None:
+        """Release what plugins opened through their contexts (pools, clients)."""
+        for context in self._contexts.values():
+            await context.close()
+        self._contexts.clear()
 
     # -- registrations --------------------------------------------------------
 
@@ -323,6 +367,8 @@ class PluginHost:
         """Call one plugin's implementation of an action hook and check the result's type."""
         for impl in self._impls(hook_name):
             if impl.plugin_name == plugin_name:
+                if "context" in impl.argnames:
+                    kwargs = {**kwargs, "context": self.context(plugin_name)}
                 value = await resolve(impl.function(*self._arguments(impl, kwargs)))
                 if not isinstance(value, expect):
                     raise PluginError(
@@ -331,6 +377,21 @@ class PluginHost:
                     )
                 return value
         raise PluginError(f"Plugin '{plugin_name}' does not implement {hook_name}.")
+
+    async def call_first(self, hook_name: str, **kwargs: Any) -> tuple[str, Any] | None:
+        """Call a hook plugin by plugin (by name) until one answers something not None.
+
+        For services one plugin provides to the rest (rendering an invoice PDF): the
+        ``context`` argument is filled in for the plugin being called.
+        """
+        for impl in self._impls(hook_name):
+            arguments = kwargs
+            if "context" in impl.argnames:
+                arguments = {**kwargs, "context": self.context(impl.plugin_name)}
+            value = await resolve(impl.function(*self._arguments(impl, arguments)))
+            if value is not None:
+                return impl.plugin_name, value
+        return None
 
     def provider_owner(self, provider: str) -> str:
         """The plugin that owns a payment provider; a PluginError if none does."""

@@ -18,6 +18,7 @@ from piccolo.engine.base import Engine
 
 from octane.core.clock import Clock, SystemClock
 from octane.core.config import OctaneConfig
+from octane.core.documents import FileDocumentStore
 from octane.core.plugins import PluginHost, load_plugins
 from octane.core.store.engine import close_engine, open_engine
 from octane.core.store.migrate import migrate
@@ -35,7 +36,12 @@ class Octane:
     state: dict[str, Any] = field(default_factory=dict)
     """Room for the web app and the worker to keep their handles (queue, pools)."""
 
+    def __post_init__(self) -> None:
+        data = self.config.data_path()
+        self.plugins.bind(data, FileDocumentStore(data / "documents"), self.secret_key)
+
     async def close(self) -> None:
+        await self.plugins.close()
         await close_engine(self.engine)
 
 

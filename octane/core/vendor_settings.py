@@ -19,6 +19,7 @@ from octane.core.vendors import get_vendor
 __all__ = [
     "check_channel",
     "check_provider",
+    "check_provider_invoicing",
     "get_invoice_settings",
     "get_numbering",
     "set_numbering",
@@ -48,6 +49,21 @@ def check_provider(value: object, providers: Collection[str], *, field: str) -> 
 def check_channel(value: object, channels: Collection[str], *, field: str) -> None:
     """A delivery channel must be one an enabled plugin provides."""
     _check_available(value, channels, what="delivery channel", field=field, code="unknown_channel")
+
+
+def check_provider_invoicing(
+    settings: Mapping[str, Any], channels: Collection[str], *, field: str
+) -> None:
+    """Invoicing via the provider needs a provider whose plugin invoices: one that
+    registered a delivery channel of its own name."""
+    provider = settings.get("payment_provider")
+    if settings.get("invoicing_via_provider") and provider and provider not in channels:
+        raise ValidationError(
+            f"The payment provider '{provider}' does not send invoices itself; turn "
+            "'invoicing_via_provider' off or choose a provider that does.",
+            field=field,
+            code="provider_cannot_invoice",
+        )
 
 
 async def _stored(vendor_id: str) -> dict[str, Any]:
@@ -80,6 +96,7 @@ async def update_invoice_settings(
     check_provider(changes.get("payment_provider"), providers, field="payment_provider")
     check_channel(changes.get("delivery_channel"), channels, field="delivery_channel")
     stored = {**await _stored(vendor_id), **changes}
+    check_provider_invoicing({**DEFAULTS, **stored}, channels, field="invoicing_via_provider")
     await Vendor.update({Vendor.invoice_settings: stored}).where(Vendor.id == vendor_id)
     return {**DEFAULTS, **stored}
 

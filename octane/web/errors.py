@@ -12,6 +12,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from octane.core.errors import (
     AuthError,
+    BadRequestError,
     ConflictError,
     NotFoundError,
     OctaneError,
@@ -26,6 +27,7 @@ log = logging.getLogger("octane.web")
 
 _STATUS: tuple[tuple[type[OctaneError], int], ...] = (
     (ValidationError, 422),
+    (BadRequestError, 400),
     (NotFoundError, 404),
     (ConflictError, 409),
     (AuthError, 401),

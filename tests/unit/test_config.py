@@ -185,3 +185,16 @@ def test_reference_documents_every_key_and_is_current() -> None:
         "docs/configuration.md is stale: run "
         "`python -m octane.core.config_docs > docs/configuration.md`"
     )
+
+
+def test_invoicing_via_a_provider_that_cannot_invoice_is_refused() -> None:
+    from octane.core.errors import ValidationError
+    from octane.core.vendor_settings import check_provider_invoicing
+
+    on = {"invoicing_via_provider": True, "payment_provider": "acmepay"}
+    with pytest.raises(ValidationError) as refused:
+        check_provider_invoicing(on, ["email", "stripe"], field="invoicing_via_provider")
+    assert refused.value.field == "invoicing_via_provider"
+    assert "'acmepay' does not send invoices itself" in refused.value.message
+    check_provider_invoicing(on, ["acmepay"], field="invoicing_via_provider")
+    check_provider_invoicing({**on, "invoicing_via_provider": False}, [], field="x")

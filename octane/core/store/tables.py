@@ -51,11 +51,13 @@ __all__ = [
     "LedgerEntry",
     "Measurement",
     "Meter",
+    "OutboundMessage",
     "PaymentAttempt",
     "PortalLoginFailure",
     "PortalSession",
     "PortalUser",
     "PricePlan",
+    "ProviderAccount",
     "SandboxCharge",
     "Subscription",
     "Vendor",
@@ -266,6 +268,9 @@ class Invoice(Table, tablename="invoice"):
     delivery_error = Text(default="")
     delivered_at = _time(null=True)
     delivery_attempts = Integer(default=0)
+    delivery_sends = Integer(default=0)
+    """How many times the vendor asked to send the invoice again (``resend``): each
+    resend is a new message; retries of one send are not."""
     delivery_next_at = _time(null=True)
     """When the sweep should look at the delivery again: a failed delivery's retry time,
     or the end of an in-flight delivery's lease (a crashed sender is retried after it)."""
@@ -275,6 +280,9 @@ class Invoice(Table, tablename="invoice"):
     provider = Varchar(length=50, null=True, default=None)
     provider_invoice_id = Varchar(length=255, null=True, default=None)
     provider_invoice_url = Text(default="")
+    """The provider's page for the invoice (where the customer can pay it)."""
+    provider_invoice_pdf = Text(default="")
+    """The provider's PDF of the invoice, when the provider invoiced."""
     pdf_path = Text(default="")
     settings_snapshot = JSON(default={})
     """The effective invoice settings at finalization, so later edits don't rewrite history."""
@@ -396,6 +404,46 @@ class SandboxCharge(Table, tablename="sandbox_charge"):
     created_at = _time()
 
 
+class OutboundMessage(Table, tablename="outbound_message"):
+    """A message a delivery channel sent (or began to send), one per message id.
+
+    Channels record a message here *before* handing it to the outside world, and mark
+    it sent after: a re-run finds ``sent`` and does not send again. A row left
+    ``sending`` by a crash is sent again with the same message id, which lets the
+    recipient's side recognise the duplicate.
+    """
+
+    id = BigSerial(primary_key=True)
+    vendor = _fk(Vendor)
+    invoice = Varchar(length=_ID, null=True, default=None)
+    channel = Varchar(length=50)
+    kind = Varchar(length=50)
+    """``invoice``, a notification kind, or ``test``."""
+    message_id = Varchar(length=255)
+    recipient = Varchar(length=320)
+    status = Varchar(length=20, default="sending")
+    created_at = _time()
+    sent_at = _time(null=True)
+
+
+class ProviderAccount(Table, tablename="provider_account"):
+    """A vendor's account at a payment provider (a connected Stripe account, Paddle
+    credentials), one per vendor and provider."""
+
+    id = _id()
+    vendor = _fk(Vendor)
+    provider = Varchar(length=50)
+    account_id = Varchar(length=255, default="")
+    """The provider's id of the vendor's account (``acct_...``); empty if none."""
+    status = Varchar(length=20, default="connected")
+    """``connected`` or ``disconnected`` (by the vendor, or by the provider)."""
+    secrets = Text(default="")
+    """Credentials encrypted with the deployment's secret key; never shown again."""
+    details = JSON(default={})
+    connected_at = _time()
+    disconnected_at = _time(null=True)
+
+
 class WebhookEvent(Table, tablename="webhook_event"):
     """A provider event, recorded once per (provider, event id) before it is processed."""
 
@@ -444,6 +492,8 @@ TABLES: tuple[type[Table], ...] = (
     CouponRedemption,
     PaymentAttempt,
     SandboxCharge,
+    OutboundMessage,
+    ProviderAccount,
     WebhookEvent,
     AuditLog,
 )

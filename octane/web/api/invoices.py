@@ -6,15 +6,17 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from octane.core.clock import Clock
 from octane.core.collection import collect
+from octane.core.delivery import deliver_invoice
 from octane.core.errors import StateError
 from octane.core.finalization import finalize_invoice
 from octane.core.invoice_actions import mark_paid, void_invoice
+from octane.core.invoice_documents import invoice_pdf
 from octane.core.invoices import get_invoice, get_invoice_row, list_invoices
 from octane.web.api.schemas import ERROR_RESPONSES
 
@@ -75,7 +77,10 @@ class InvoiceSummaryOut(msgspec.Struct, kw_only=True):
     delivery_channel: str | None
     delivery_status: str | None
     delivery_error: str
+    """Why the last delivery failed (the channel's error, e.g. the SMTP server's reply)."""
     delivered_at: datetime | None
+    pdf_url: str
+    """The invoice as a PDF (a draft's is rendered live and marked DRAFT)."""
     provider: str | None
     provider_invoice_id: str | None
     provider_invoice_url: str
@@ -257,6 +262,55 @@ class InvoiceController(Controller):
             vendor_id, invoice_id, reason=data.reason, actor=_actor(request), clock=clock
         )
         plugins = request.app.state.octane.plugins
+        return msgspec.convert(await get_invoice(plugins, vendor_id, invoice_id), InvoiceOut)
+
+    @get(
+        "/{invoice_id:str}/pdf",
+        summary="The invoice as a PDF (a draft's is rendered now and marked DRAFT)",
+        media_type="application/pdf",
+        responses=ERROR_RESPONSES,
+    )
+    async def pdf(
+        self,
+        request: Request[Any, Any, Any],
+        vendor_id: NamedDependency[str],
+        clock: NamedDependency[Clock],
+        invoice_id: FromPath[str],
+    ) -> Response[bytes]:
+        plugins = request.app.state.octane.plugins
+        document, row = await invoice_pdf(plugins, vendor_id, invoice_id, at=clock.now())
+        name = row["number"] or f"DRAFT-{row['id']}"
+        return Response(
+            document,
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'inline; filename="{name}.pdf"',
+                "Cache-Control": "no-store" if row["status"] == "draft" else "private, max-age=60",
+            },
+        )
+
+    @post(
+        "/{invoice_id:str}/resend",
+        summary="Send the invoice to the customer again, on purpose (a new message)",
+        status_code=200,
+        responses=ERROR_RESPONSES,
+    )
+    async def resend(
+        self,
+        request: Request[Any, Any, Any],
+        vendor_id: NamedDependency[str],
+        clock: NamedDependency[Clock],
+        invoice_id: FromPath[str],
+    ) -> InvoiceOut:
+        plugins = request.app.state.octane.plugins
+        await get_invoice_row(vendor_id, invoice_id)
+        outcome = await deliver_invoice(plugins, vendor_id, invoice_id, clock=clock, resend=True)
+        if outcome is None:
+            raise StateError(
+                "Another delivery of this invoice started at the same time.",
+                field="id",
+                code="delivery_in_flight",
+            )
         return msgspec.convert(await get_invoice(plugins, vendor_id, invoice_id), InvoiceOut)
 
 

@@ -1,14 +1,16 @@
-"""``/api/v1/settings``: the vendor's own settings (tax, invoicing, invoice numbering)."""
+"""``/api/v1/settings``: the vendor's own settings (tax, invoicing, numbering, branding)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get, put
+from litestar import Controller, Request, delete, get, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
+from octane.core.branding import Branding, remove_logo, set_logo, update_branding
+from octane.core.branding import get_branding as read_branding
 from octane.core.vendor_settings import (
     get_invoice_settings,
     get_numbering,
@@ -18,7 +20,7 @@ from octane.core.vendor_settings import (
 from octane.core.vendors import get_vendor, set_tax_rate
 from octane.web.api.schemas import ERROR_RESPONSES, TaxSettings
 
-__all__ = ["InvoicingSettings", "NumberingSettings", "SettingsController"]
+__all__ = ["BrandingSettings", "InvoicingSettings", "NumberingSettings", "SettingsController"]
 
 Duration = Annotated[
     str, msgspec.Meta(description="ISO 8601 duration, 0 to 366 days", examples=["PT12H", "P3D"])
@@ -61,6 +63,38 @@ class NumberingSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
             examples=["{prefix}-{year}-{number:06d}"],
         ),
     ] = None
+
+
+class BrandingSettings(
+    msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True
+):
+    """What invoices and emails show about the vendor. Only the fields sent change."""
+
+    company_name: str | msgspec.UnsetType = msgspec.UNSET
+    """The seller's name on invoices (the vendor's name when empty)."""
+    address_lines: list[str] | msgspec.UnsetType = msgspec.UNSET
+    """Up to 6 lines of postal address."""
+    tax_id: str | msgspec.UnsetType = msgspec.UNSET
+    accent_color: Annotated[str, msgspec.Meta(examples=["#2f54eb"])] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    footer: str | msgspec.UnsetType = msgspec.UNSET
+    """A line at the foot of every invoice page."""
+    payment_instructions: str | msgspec.UnsetType = msgspec.UNSET
+    """Shown on unpaid invoices, e.g. bank details."""
+    locale: Annotated[str, msgspec.Meta(examples=["en_US", "de_DE"])] | msgspec.UnsetType = (
+        msgspec.UNSET
+    )
+    """How amounts and dates are written on invoices and in emails."""
+    email_from_name: str | msgspec.UnsetType = msgspec.UNSET
+    reply_to: str | msgspec.UnsetType = msgspec.UNSET
+    logo_type: str | msgspec.UnsetType = msgspec.UNSET
+    """Read only: the logo's media type, empty without a logo (upload it with PUT
+    /api/v1/settings/branding/logo)."""
+
+
+def _branding_out(branding: Branding) -> BrandingSettings:
+    return msgspec.convert(msgspec.structs.asdict(branding), BrandingSettings)
 
 
 class SettingsController(Controller):
@@ -118,3 +152,43 @@ class SettingsController(Controller):
     ) -> NumberingSettings:
         stored = await set_numbering(vendor_id, prefix=data.prefix, template=data.format)
         return NumberingSettings(**stored)
+
+    @get(
+        "/branding",
+        summary="What invoices and emails show about the vendor",
+        responses=ERROR_RESPONSES,
+    )
+    async def branding(self, vendor_id: NamedDependency[str]) -> BrandingSettings:
+        return _branding_out(await read_branding(vendor_id))
+
+    @put(
+        "/branding",
+        summary="Change branding (name, address, colour, locale...)",
+        responses=ERROR_RESPONSES,
+    )
+    async def set_branding(
+        self, vendor_id: NamedDependency[str], data: JSONBody[BrandingSettings]
+    ) -> BrandingSettings:
+        changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not msgspec.UNSET}
+        changes.pop("logo_type", None)
+        return _branding_out(await update_branding(vendor_id, changes))
+
+    @put(
+        "/branding/logo",
+        summary="Upload the logo (the request body is a PNG or JPEG image, at most 512 KiB)",
+        responses=ERROR_RESPONSES,
+    )
+    async def upload_logo(
+        self, request: Request[Any, Any, Any], vendor_id: NamedDependency[str]
+    ) -> BrandingSettings:
+        documents = request.app.state.octane.plugins.documents
+        body = await request.body()
+        media_type = request.headers.get("content-type", "")
+        return _branding_out(await set_logo(vendor_id, documents, body, media_type))
+
+    @delete("/branding/logo", summary="Remove the logo", status_code=200, responses=ERROR_RESPONSES)
+    async def delete_logo(
+        self, request: Request[Any, Any, Any], vendor_id: NamedDependency[str]
+    ) -> BrandingSettings:
+        documents = request.app.state.octane.plugins.documents
+        return _branding_out(await remove_logo(vendor_id, documents))

@@ -1,0 +1,59 @@
+"""Provider events, recorded once by (provider, event id) before they are processed.
+
+A provider delivers an event at least once, in any order: :func:`record_event`
+answers None for an event already recorded, so a replay changes nothing. The
+plugin that received it then processes it and records the outcome with
+:func:`finish_event` (``processed``, ``ignored`` with the reason, or ``failed``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from octane.core.store.engine import is_unique_violation
+from octane.core.store.tables import WebhookEvent
+
+__all__ = ["event_status", "finish_event", "record_event"]
+
+
+async def record_event(
+    *,
+    provider: str,
+    event_id: str,
+    event_type: str,
+    payload: str,
+    vendor_id: str | None,
+    at: datetime,
+) -> int | None:
+    """Store the event; its row id, or None if this event was recorded before."""
+    try:
+        rows = await WebhookEvent.insert(
+            WebhookEvent(
+                vendor=vendor_id,
+                provider=provider,
+                event_id=event_id,
+                event_type=event_type,
+                payload=payload,
+                received_at=at,
+            )
+        ).returning(WebhookEvent.id)
+    except Exception as exc:
+        if is_unique_violation(exc):
+            return None
+        raise
+    return int(rows[0]["id"])
+
+
+async def finish_event(row_id: int, status: str, *, at: datetime, error: str = "") -> None:
+    await WebhookEvent.update(
+        {WebhookEvent.status: status, WebhookEvent.error: error, WebhookEvent.processed_at: at}
+    ).where(WebhookEvent.id == row_id)
+
+
+async def event_status(provider: str, event_id: str) -> str | None:
+    row = await (
+        WebhookEvent.select(WebhookEvent.status)
+        .where((WebhookEvent.provider == provider) & (WebhookEvent.event_id == event_id))
+        .first()
+    )
+    return str(row["status"]) if row else None

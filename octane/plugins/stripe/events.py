@@ -1,0 +1,128 @@
+"""Stripe's webhook events: verified, recorded once, then applied.
+
+Stripe delivers at least once and in any order. The signature is checked on the raw
+body first (bad or stale: 400, nothing recorded); the event is then recorded by id,
+so a replay is acknowledged and changes nothing; events for an account no vendor has
+connected are recorded as ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from octane.core.clocks import SYSTEM_CLOCK, vendor_clock
+from octane.core.collection import apply_result
+from octane.core.errors import BadRequestError, ValidationError
+from octane.core.plugins import PluginHost
+from octane.core.provider_accounts import disconnect_account, vendor_of_account
+from octane.core.provider_invoices import record_provider_payment
+from octane.core.store.tables import Invoice, PaymentAttempt
+from octane.core.webhooks import finish_event, record_event
+from octane.plugins.stripe.client import PROVIDER
+from octane.plugins.stripe.payments import metadata_value, result_from_intent
+
+__all__ = ["TOLERANCE_SECONDS", "receive"]
+
+log = logging.getLogger("octane.stripe")
+TOLERANCE_SECONDS = 300
+
+
+def verify(payload: bytes, signature: str, secret: str) -> Any:
+    import stripe
+
+    try:
+        return stripe.Webhook.construct_event(
+            payload.decode(), signature, secret, tolerance=TOLERANCE_SECONDS
+        )
+    except stripe.SignatureVerificationError as error:
+        raise BadRequestError(
+            f"The Stripe-Signature header does not verify: {error.user_message or error}",
+            code="invalid_signature",
+            field="Stripe-Signature",
+        ) from None
+    except ValueError:
+        raise BadRequestError("The body is not a Stripe event.", field="body") from None
+
+
+async def receive(plugins: PluginHost, payload: bytes, signature: str) -> dict[str, Any]:
+    """Verify, record and apply one event; what happened, for the response."""
+    secret = plugins.context(PROVIDER).config.webhook_secret
+    if not secret:
+        raise ValidationError(
+            "plugins.stripe.webhook_secret is not set: events cannot be verified.",
+            field="plugins.stripe.webhook_secret",
+        )
+    event = verify(payload, signature, secret)
+    account = getattr(event, "account", None)
+    vendor_id = await vendor_of_account(PROVIDER, account) if account else None
+    now = SYSTEM_CLOCK.now()
+    row = await record_event(
+        provider=PROVIDER,
+        event_id=event.id,
+        event_type=event.type,
+        payload=payload.decode(),
+        vendor_id=vendor_id,
+        at=now,
+    )
+    if row is None:
+        return {"received": True, "duplicate": True}
+    if vendor_id is None:
+        log.warning("Stripe event %s for unknown account %s ignored", event.id, account)
+        await finish_event(row, "ignored", at=now, error=f"No vendor has connected {account}.")
+        return {"received": True, "ignored": "unknown account"}
+    try:
+        outcome = await _apply(plugins, vendor_id, event)
+    except Exception as exc:
+        await finish_event(row, "failed", at=now, error=f"{type(exc).__name__}: {exc}")
+        raise
+    await finish_event(row, outcome, at=now)
+    return {"received": True, "status": outcome}
+
+
+async def _is_vendors(vendor_id: str, invoice_id: str) -> bool:
+    row = await (
+        Invoice.select(Invoice.id)
+        .where((Invoice.id == invoice_id) & (Invoice.vendor == vendor_id))
+        .first()
+    )
+    return row is not None
+
+
+async def _apply(plugins: PluginHost, vendor_id: str, event: Any) -> str:
+    obj = event.data.object
+    if event.type == "account.application.deauthorized":
+        clock = await vendor_clock(vendor_id)
+        await disconnect_account(vendor_id, PROVIDER, at=clock.now())
+        return "processed"
+    if event.type == "checkout.session.completed":
+        from octane.plugins.stripe.cards import save_default_card
+
+        saved = await save_default_card(plugins.context(PROVIDER), str(event.account), obj)
+        return "processed" if saved else "ignored"
+    if event.type == "invoice.paid":
+        # Paid on Stripe's hosted page (or charged by Stripe): settle ours, whatever
+        # order the invoice's other events arrive in.
+        invoice_id = metadata_value(obj, "octane_invoice")
+        if not invoice_id or not await _is_vendors(vendor_id, invoice_id):
+            return "ignored"
+        clock = await vendor_clock(vendor_id)
+        await record_provider_payment(
+            vendor_id, invoice_id, provider=PROVIDER, reference=str(obj.id), at=clock.now()
+        )
+        return "processed"
+    if event.type in ("payment_intent.succeeded", "payment_intent.payment_failed"):
+        attempt_id = metadata_value(obj, "octane_attempt")
+        if not attempt_id:
+            return "ignored"  # not a charge Octane made
+        attempt = await (
+            PaymentAttempt.select(PaymentAttempt.id)
+            .where((PaymentAttempt.id == attempt_id) & (PaymentAttempt.vendor == vendor_id))
+            .first()
+        )
+        if attempt is None:
+            return "ignored"
+        clock = await vendor_clock(vendor_id)
+        await apply_result(plugins, vendor_id, attempt_id, result_from_intent(obj), clock=clock)
+        return "processed"
+    return "ignored"
