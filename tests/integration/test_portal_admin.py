@@ -67,7 +67,8 @@ async def test_plugins_and_their_panels(db_url: str, tmp_path: Path) -> None:
         assert back.headers["location"] == "/portal/settings/payment-provider?acmepay=connected"
         assert "Acmepay is connected." in (await client.get(back.headers["location"])).text
         delivery = await client.get("/portal/settings/delivery")
-        assert "Enable the pdf_email plugin" in delivery.text
+        assert "No enabled plugin shows a panel here yet" in delivery.text
+        assert "Sandbox" in delivery.text  # the channels there are
         assert (await client.get("/portal/settings/nothing-here")).status_code == 404
         # A plugin's page under /portal/ sits behind the same session guard and CSRF check.
         refused = await client.post("/portal/plugins/acmepay/connect")

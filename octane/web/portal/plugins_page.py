@@ -23,13 +23,14 @@ PANEL_SECTIONS = {
     "payment-provider": (
         "payment_provider",
         "Payment provider",
-        "Enable the stripe or paddle plugin in octane.toml ([plugins] enabled) to connect "
-        "a payment provider here.",
+        "No enabled plugin shows a panel here yet. Provider plugins (stripe, paddle) are "
+        "enabled in octane.toml ([plugins] enabled) and add their connect panels here.",
     ),
     "delivery": (
         "delivery",
         "Email & branding",
-        "Enable the pdf_email plugin to set up invoice emails and branding here.",
+        "No enabled plugin shows a panel here yet. The pdf_email plugin's SMTP server and "
+        "branding are set in octane.toml ([plugins.pdf_email]) and through the API.",
     ),
 }
 
@@ -93,6 +94,9 @@ async def panel_section_page(
             "empty": empty,
             "panels": _panels(runtime, section),
             "connected": connected,
+            "providers": runtime.plugins.payment_providers,
+            "channels": runtime.plugins.delivery_channels,
+            "part": part,
         },
     )
 
