@@ -34,6 +34,9 @@ async def test_correct_usage_then_finalize_now(page: Any, e2e_db: Any) -> None:
         name="Demo Cloud Inc.",
     )
     await advance(vendor, utc(2026, 2, 1, 6))
+    if SHOTS:
+        await page.goto("/portal/login")
+        await _shot(page, "login.png")
     await log_in_as(page, email)
     await _shot(page, "dashboard.png")
     await page.get_by_role("link", name="Grace-period review").click()

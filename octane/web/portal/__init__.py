@@ -34,7 +34,7 @@ __all__ = ["STATIC_DIR", "configure_templates", "portal_routes", "split_plugin_r
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
-#: Every page behind the session guard (the security tests walk this list).
+#: Every page behind the session guard (the security tests walk all of the app's routes).
 PROTECTED_HANDLERS: list[Any] = [
     dashboard,
     logout,
