@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from piccolo.engine.postgres import PostgresEngine
@@ -77,12 +77,12 @@ def _fenced(rows: Sequence[MeasurementRow], invoiced: Sequence[Sequence[Any]]) -
     return fenced
 
 
-def _firsts(rows: Sequence[MeasurementRow], fenced: dict[int, str]) -> dict[str, MeasurementRow]:
-    """The first row of each key among the rows not fenced."""
-    firsts: dict[str, MeasurementRow] = {}
+def _firsts(rows: Sequence[MeasurementRow], fenced: dict[int, str]) -> dict[str, int]:
+    """The index of the first row of each key among the rows not fenced."""
+    firsts: dict[str, int] = {}
     for index, row in enumerate(rows):
         if row[3] not in firsts and index not in fenced:
-            firsts[row[3]] = row
+            firsts[row[3]] = index
     return firsts
 
 
@@ -101,10 +101,33 @@ async def insert_measurements(rows: Sequence[MeasurementRow], vendor_id: str) ->
     return await _sqlite(engine, rows, vendor_id)
 
 
-def _write_one(
-    connection: sqlite3.Connection, rows: Sequence[MeasurementRow], vendor_id: str
-) -> Outcome:
+def _sqlite_time(value: datetime) -> str:
+    """A datetime as Piccolo's SQLite adapter stores it (UTC, ``str()``)."""
+    return str(value.astimezone(UTC))
+
+
+def _insertable(rows: Sequence[MeasurementRow]) -> list[tuple[Any, ...]]:
+    """The rows as bound by the INSERT, datetimes already text. Built in the event loop's
+    thread, which has time to spare, rather than in the writer thread, which has none:
+    there the adapter Piccolo registers for datetimes is a Python call per value."""
+    if not rows:
+        return []
+    received = _sqlite_time(rows[0][8])
+    return [
+        (r[0], r[1], r[2], r[3], r[4], _sqlite_time(r[5]), r[6], r[7], received, 0, "", "")
+        if r[8] is rows[0][8]
+        else (*r[:5], _sqlite_time(r[5]), r[6], r[7], _sqlite_time(r[8]), 0, "", "")
+        for r in rows
+    ]
+
+
+#: One batch for the writer thread: (rows, the same rows ready to insert, vendor id).
+_Batch = tuple[Sequence[MeasurementRow], list[tuple[Any, ...]], str]
+
+
+def _write_one(connection: sqlite3.Connection, batch: _Batch) -> Outcome:
     """Check and insert one batch inside the caller's transaction (writer thread)."""
+    rows, insertable, vendor_id = batch
     customers = sorted({row[1] for row in rows})
     marks = ", ".join("?" for _ in customers)
     cycles = connection.execute(
@@ -127,7 +150,7 @@ def _write_one(
                 (vendor_id, *chunk),
             ).fetchall()
         )
-    fresh = [(*row, False, "", "") for key, row in firsts.items() if key not in existing]
+    fresh = [insertable[index] for key, index in firsts.items() if key not in existing]
     connection.executemany(
         f'INSERT INTO "measurement" ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         fresh,
@@ -146,13 +169,11 @@ def _write_one(
     return {row[3] for row in fresh}, existing, _numbered(fenced, numbers)
 
 
-def _write_group(
-    connection: sqlite3.Connection, group: Sequence[tuple[Sequence[MeasurementRow], str]]
-) -> list[Outcome]:
+def _write_group(connection: sqlite3.Connection, group: Sequence[_Batch]) -> list[Outcome]:
     """Write batches in one transaction, one commit (writer thread)."""
     connection.execute("BEGIN IMMEDIATE")
     try:
-        outcomes = [_write_one(connection, rows, vendor) for rows, vendor in group]
+        outcomes = [_write_one(connection, batch) for batch in group]
         connection.execute("COMMIT")
     except BaseException:
         if connection.in_transaction:
@@ -166,12 +187,12 @@ class _GroupCommitter:
 
     def __init__(self, engine: PooledSQLiteEngine) -> None:
         self.engine = engine
-        self.waiting: list[tuple[Sequence[MeasurementRow], str, asyncio.Future[Outcome]]] = []
+        self.waiting: list[tuple[_Batch, asyncio.Future[Outcome]]] = []
         self.flusher: asyncio.Task[None] | None = None
 
-    async def write(self, rows: Sequence[MeasurementRow], vendor_id: str) -> Outcome:
+    async def write(self, batch: _Batch) -> Outcome:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self.waiting.append((rows, vendor_id, future))
+        self.waiting.append((batch, future))
         if self.flusher is None or self.flusher.done():
             self.flusher = asyncio.create_task(self._flush())
         return await future
@@ -181,12 +202,12 @@ class _GroupCommitter:
         while self.waiting:
             group, self.waiting = self.waiting, []
             try:
-                outcomes = await writer.run(_write_group, [(r, v) for r, v, _ in group])
+                outcomes = await writer.run(_write_group, [batch for batch, _ in group])
             except Exception:
                 # Isolate the failure: each batch alone, each answer its own.
-                for rows, vendor, future in group:
+                for batch, future in group:
                     try:
-                        outcome = (await writer.run(_write_group, [(rows, vendor)]))[0]
+                        outcome = (await writer.run(_write_group, [batch]))[0]
                     except Exception as exc:
                         if not future.done():
                             future.set_exception(exc)
@@ -194,7 +215,7 @@ class _GroupCommitter:
                         if not future.done():
                             future.set_result(outcome)
                 continue
-            for (_, _, future), outcome in zip(group, outcomes, strict=True):
+            for (_, future), outcome in zip(group, outcomes, strict=True):
                 if not future.done():
                     future.set_result(outcome)
 
@@ -202,12 +223,13 @@ class _GroupCommitter:
 async def _sqlite(
     engine: PooledSQLiteEngine, rows: Sequence[MeasurementRow], vendor_id: str
 ) -> Outcome:
+    batch = (rows, _insertable(rows), vendor_id)
     if engine.owns_running_loop():
         committer = engine.extras.get("group_committer")
         if committer is None:
             committer = engine.extras["group_committer"] = _GroupCommitter(engine)
-        return await committer.write(rows, vendor_id)
-    return (await engine.writer().run(_write_group, [(rows, vendor_id)]))[0]
+        return await committer.write(batch)
+    return (await engine.writer().run(_write_group, [batch]))[0]
 
 
 async def _postgres(
@@ -248,7 +270,7 @@ async def _postgres(
                     sorted(set(fenced.values())),
                 )
                 numbers = {r["cycle"]: r["number"] for r in records}
-            firsts = list(_firsts(rows, fenced).values())
+            firsts = [rows[index] for index in _firsts(rows, fenced).values()]
             if not firsts:
                 return set(), {}, _numbered(fenced, numbers)
             columns: list[list[Any]] = [list(column) for column in zip(*firsts, strict=True)]
