@@ -137,7 +137,7 @@ class OctaneConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fro
             "disk, so an acknowledged write survives a power cut. normal: commits are not "
             "flushed (WAL mode); the database stays consistent and survives a crash of the "
             "process, but the last writes before a power cut or OS crash can be lost, in "
-            "exchange for faster ingestion."
+            "exchange for cheaper commits (it matters where flushing to disk is slow)."
         ),
     ] = "full"
     redis_url: Annotated[
