@@ -61,7 +61,7 @@ MAX_BATCH = 10_000
 FUTURE_TOLERANCE = timedelta(minutes=5)
 VALUE_PLACES = 6
 SCALE: int = 10**VALUE_PLACES
-_KEY = re.compile(r"^[A-Za-z0-9._:@~+=-]{1,255}$")
+_KEY = re.compile(r"[A-Za-z0-9._:@~+=-]{1,255}")
 
 
 @dataclass(frozen=True)
@@ -157,7 +157,7 @@ def _parse_item(raw: object, index: int, now: datetime) -> _Item:
     key = raw.get("id")
     if key is None:
         key = new_id("msr")
-    elif not isinstance(key, str) or not _KEY.match(key):
+    elif not isinstance(key, str) or not _KEY.fullmatch(key):
         raise ValidationError(
             "id must be 1 to 255 characters: letters, digits and . _ : @ ~ + = -",
             field="id",
@@ -226,7 +226,7 @@ def _fast_item(wire: _Wire, index: int, now: datetime) -> _Item | None:
     key = wire.id
     if key is None:
         key = new_id("msr")
-    elif not _KEY.match(key):
+    elif not _KEY.fullmatch(key):
         return None
     micros = _fast_micros(wire.value)
     labels = wire.labels
