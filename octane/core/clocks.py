@@ -7,6 +7,7 @@ from datetime import datetime
 from octane.core.clock import Clock, SystemClock, TestClock, ensure_utc
 from octane.core.errors import NotFoundError, StateError
 from octane.core.store.tables import Vendor
+from octane.core.vendors import forget_api_keys
 
 __all__ = ["advance_test_clock", "vendor_clock"]
 
@@ -37,4 +38,5 @@ async def advance_test_clock(vendor_id: str, to: datetime) -> datetime:
     await Vendor.update({Vendor.test_clock_now: target}).where(
         (Vendor.id == vendor_id) & (Vendor.test_clock_now <= target)
     )
+    forget_api_keys(vendor_id)  # API requests read the clock with the key
     return target

@@ -130,6 +130,16 @@ class OctaneConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fro
             "Unset: a SQLite file octane.sqlite3 in data_dir."
         ),
     ] = None
+    sqlite_synchronous: Annotated[
+        Literal["full", "normal"],
+        _doc(
+            "SQLite durability (ignored on PostgreSQL). full: every commit is flushed to "
+            "disk, so an acknowledged write survives a power cut. normal: commits are not "
+            "flushed (WAL mode); the database stays consistent and survives a crash of the "
+            "process, but the last writes before a power cut or OS crash can be lost, in "
+            "exchange for cheaper commits (it matters where flushing to disk is slow)."
+        ),
+    ] = "full"
     redis_url: Annotated[
         str | None,
         _doc(

@@ -80,7 +80,9 @@ async def start_octane(
         use_entry_points=use_entry_points,
     )
     config.data_path().mkdir(parents=True, exist_ok=True)
-    engine = await open_engine(config.resolved_database_url())
+    engine = await open_engine(
+        config.resolved_database_url(), sqlite_synchronous=config.sqlite_synchronous
+    )
     if run_migrations:
         await migrate()
     return Octane(

@@ -3,6 +3,13 @@
 API keys are 200-bit random tokens shown once at creation. Only a SHA-256 of the
 key and a short lookup prefix are stored, so a database dump reveals no usable
 key; comparison is constant-time. Portal passwords are hashed with Argon2id.
+
+A key that authenticated is remembered in this process for
+:data:`API_KEY_CACHE_SECONDS` (keyed by its SHA-256, never the key itself), with
+its vendor's test-clock reading, so that an API request does not cost a query.
+Revoking a key or moving a test clock forgets the vendor's keys in the process
+that did it at once; **other processes see a revocation or a clock move at most
+``API_KEY_CACHE_SECONDS`` later**. Unknown and revoked keys are never remembered.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,6 +39,7 @@ __all__ = [
     "create_api_key",
     "create_portal_user",
     "create_vendor",
+    "forget_api_keys",
     "get_vendor",
     "list_api_keys",
     "revoke_api_key",
@@ -52,6 +61,25 @@ class CreatedApiKey:
     name: str
     key: str
     """The full key: shown once, never stored."""
+
+
+API_KEY_CACHE_SECONDS = 1.0
+_CACHE_LIMIT = 10_000
+#: SHA-256 of a key -> (vendor id, key id, test clock reading or None, expiry (monotonic)).
+_key_cache: dict[str, tuple[str, str, datetime | None, float]] = {}
+
+
+def forget_api_keys(vendor_id: str | None = None) -> None:
+    """Drop the remembered keys of ``vendor_id`` (of every vendor if None)."""
+    if vendor_id is None:
+        _key_cache.clear()
+        return
+    for digest in [d for d, entry in _key_cache.items() if entry[0] == vendor_id]:
+        _key_cache.pop(digest, None)
+
+
+def _vendor_clock(frozen: datetime | None) -> Clock:
+    return TestClock(frozen) if frozen is not None else SYSTEM_CLOCK
 
 
 def _hash(key: str) -> str:
@@ -126,6 +154,10 @@ async def authenticate_with_clock(key: str) -> tuple[str, str, Clock]:
     """``(vendor id, key id, the vendor's clock)`` in one query; an AuthError otherwise."""
     if not key.startswith(API_KEY_PREFIX + "_"):
         raise AuthError("The API key is not valid.", code="invalid_api_key")
+    digest = _hash(key)
+    cached = _key_cache.get(digest)
+    if cached is not None and cached[3] > time.monotonic():
+        return cached[0], cached[1], _vendor_clock(cached[2])
     row = (
         await ApiKey.select(
             ApiKey.id,
@@ -137,13 +169,16 @@ async def authenticate_with_clock(key: str) -> tuple[str, str, Clock]:
         .where(ApiKey.prefix == _lookup_prefix(key))
         .first()
     )
-    if row is None or not hmac.compare_digest(row["key_hash"], _hash(key)):
+    if row is None or not hmac.compare_digest(row["key_hash"], digest):
         raise AuthError("The API key is not valid.", code="invalid_api_key")
     if row["revoked_at"] is not None:
+        _key_cache.pop(digest, None)
         raise AuthError("This API key has been revoked.", code="revoked_api_key")
-    frozen = row["test_clock_now"]
-    clock: Clock = TestClock(frozen) if frozen is not None else SYSTEM_CLOCK
-    return str(row["vendor"]), str(row["id"]), clock
+    vendor_id, key_id, frozen = str(row["vendor"]), str(row["id"]), row["test_clock_now"]
+    if len(_key_cache) >= _CACHE_LIMIT:
+        _key_cache.clear()
+    _key_cache[digest] = (vendor_id, key_id, frozen, time.monotonic() + API_KEY_CACHE_SECONDS)
+    return vendor_id, key_id, _vendor_clock(frozen)
 
 
 async def list_api_keys(vendor_id: str) -> list[dict[str, object]]:
@@ -167,6 +202,7 @@ async def revoke_api_key(vendor_id: str, key_id: str, *, clock: Clock) -> None:
         await ApiKey.update({ApiKey.revoked_at: clock.now()}).where(
             (ApiKey.id == key_id) & (ApiKey.vendor == vendor_id) & ApiKey.revoked_at.is_null()
         )
+    forget_api_keys(vendor_id)
 
 
 async def create_portal_user(

@@ -293,6 +293,11 @@ async def test_idempotent_single_measurements(api: Any) -> None:
     )
     assert generated.status_code == 201 and generated.json()["id"].startswith("msr_")
     assert await Measurement.count() == 2
+    newline = await api.post(
+        "/api/v1/measurements", json=measurement("evt-2\n", "5"), headers=headers
+    )
+    assert newline.status_code == 422 and error_of(newline)["field"] == "id"
+    assert await Measurement.count() == 2
 
 
 @pytest.mark.parametrize(

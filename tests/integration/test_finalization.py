@@ -253,25 +253,16 @@ async def test_numbering_and_customer_overrides_are_validated(api: Any) -> None:
     assert response.json()["error"]["field"] == "invoice_settings.payment_provider"
 
 
-async def test_a_measurement_checked_before_finalization_is_refused_not_lost(
-    db: Any, monkeypatch: pytest.MonkeyPatch
+async def test_a_measurement_in_an_invoiced_cycle_is_refused_by_the_write_itself(
+    db: Any,
 ) -> None:
-    """The request's early check saw the cycle in grace; the cycle was invoiced before the
-    write. The fence inside the write refuses it, naming the invoice."""
-    from octane.core import metering
-
+    """The invoiced-cycle fence runs inside the write transaction (there is no earlier
+    check that could be stale): the late item is refused, naming the invoice, the other
+    item of the batch is stored."""
     vendor, _ = await setup_billed_customer()
     invoice_id = await _closed(vendor)
     clock = await vendor_clock(vendor)
     invoice = await finalize_invoice(PLUGINS, vendor, invoice_id, clock=clock, early=True)
-    real = metering._invoiced_cycles
-    calls = []
-
-    async def stale_first(*args: Any) -> Any:
-        calls.append(args)
-        return {} if len(calls) == 1 else await real(*args)
-
-    monkeypatch.setattr(metering, "_invoiced_cycles", stale_first)
     result = await ingest(
         vendor,
         [
@@ -282,9 +273,27 @@ async def test_a_measurement_checked_before_finalization_is_refused_not_lost(
     )
     assert result.accepted == 1
     (error,) = result.errors
-    assert (error.index, error.error.code) == (0, "cycle_invoiced")
+    assert (error.index, error.error.code, error.error.field) == (0, "cycle_invoiced", "time")
     assert invoice["number"] in error.error.message
     assert await Measurement.count().where(Measurement.key.like("%")) == 2  # March 5 + April 1
+
+
+async def test_a_fenced_item_does_not_take_its_id_from_a_later_one(db: Any) -> None:
+    """The same id twice in a batch, first in an invoiced cycle: the first is refused and
+    the second is stored (the fence sets refused items aside before duplicates are
+    matched)."""
+    vendor, _ = await setup_billed_customer()
+    invoice_id = await _closed(vendor)
+    clock = await vendor_clock(vendor)
+    await finalize_invoice(PLUGINS, vendor, invoice_id, clock=clock, early=True)
+    item = {"id": "same", "meter": "calls", "customer": "acme", "value": "7"}
+    result = await ingest(
+        vendor,
+        [{**item, "time": "2026-03-31T00:00:00Z"}, {**item, "time": "2026-04-01T00:30:00Z"}],
+        clock=clock,
+    )
+    assert [(e.index, e.error.code) for e in result.errors] == [(0, "cycle_invoiced")]
+    assert result.accepted == 1 and result.ids[1] == ("same", "created")
 
 
 async def test_a_customer_s_older_invoice_is_numbered_and_credited_first(db: Any) -> None:

@@ -7,34 +7,37 @@ see the same state) or one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO
 NOTHING`` (PostgreSQL). Either way the unique index on ``(vendor, key)`` is what
 makes a key stored once.
 
-SQLite commits are durable (``synchronous=FULL``): each is an fsync, and there
-is one writer at a time. So concurrent requests are **group-committed**: batches
-that arrive while a transaction is being written wait for the next one, which
-writes them all and commits once. Each request still gets its own answer, and a
-batch in the group sees the rows of the batches before it (duplicates across
-concurrent requests are found). If a group fails, its batches are retried one by
-one, so one bad batch cannot fail the others.
+On SQLite the whole write is one plain function run in the engine's writer thread
+(:mod:`octane.core.store.sqlite_writer`), and there is one writer at a time. So
+concurrent requests are **group-committed**: batches that arrive while a
+transaction is being written wait for the next one, which writes them all and
+commits once (with ``synchronous=full`` a commit is an fsync). Each request still
+gets its own answer, and a batch in the group sees the rows of the batches before
+it (duplicates across concurrent requests are found). If a group fails, its
+batches are retried one by one, so one bad batch cannot fail the others.
 
-The **invoiced-cycle fence** is checked inside the same transaction as the insert:
-a row whose time falls in a cycle that is already invoiced is not written (and is
-reported back), even if the cycle was invoiced after the request's own check. On
-SQLite the finalizing transaction and this one are serialized; on PostgreSQL the
-customers' cycle rows are read ``FOR SHARE``, so a finalization in progress is
-waited for, and a finalization that starts later waits for this insert to commit
-before it reads the usage. Either way a measurement is billed or refused, never
-stored and then left out of its invoice.
+The **invoiced-cycle fence** is the check, inside the same transaction as the
+insert: a row whose time falls in a cycle that is already invoiced is not written
+and is reported back with the invoice's number. On SQLite the finalizing
+transaction and this one are serialized; on PostgreSQL the customers' cycle rows
+are read ``FOR SHARE``, so a finalization in progress is waited for, and a
+finalization that starts later waits for this insert to commit before it reads the
+usage. Either way a measurement is billed or refused, never stored and then left
+out of its invoice.
+
+Rows may repeat a key: fenced rows are set aside first, then the first remaining
+row of each key is the one written (later ones are answered from it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-import aiosqlite
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine
 
 from octane.core.clock import as_utc
 from octane.core.store.engine import current_engine
@@ -52,108 +55,159 @@ _COLUMNS = (
 _CHUNK = 500
 
 
-#: (keys created, {existing key: content hash}, keys refused by the invoiced-cycle fence)
-Outcome = tuple[set[str], dict[str, str], set[str]]
+#: (keys created, {existing key: content hash}, {index of a row refused by the
+#: invoiced-cycle fence: the number of the invoice (or the cycle id if it has none)})
+Outcome = tuple[set[str], dict[str, str], dict[int, str]]
 
 
-def _fenced(rows: Sequence[MeasurementRow], invoiced: Sequence[tuple[Any, Any, Any]]) -> set[str]:
-    """Keys of the rows whose time falls in one of the invoiced ``(customer, start, end)``."""
-    periods: dict[str, list[tuple[datetime, datetime]]] = {}
-    for customer, start, end in invoiced:
-        periods.setdefault(str(customer), []).append((as_utc(start), as_utc(end)))
-    return {
-        row[3]
-        for row in rows
-        if any(start <= row[5] < end for start, end in periods.get(row[1], ()))
-    }
+def _fenced(rows: Sequence[MeasurementRow], invoiced: Sequence[Sequence[Any]]) -> dict[int, str]:
+    """Indexes of the rows whose time falls in one of the invoiced
+    ``(customer, start, end, cycle id)``, with that cycle's id."""
+    periods: dict[str, list[tuple[datetime, datetime, str]]] = {}
+    for customer, start, end, cycle in invoiced:
+        periods.setdefault(str(customer), []).append((as_utc(start), as_utc(end), str(cycle)))
+    fenced: dict[int, str] = {}
+    if not periods:
+        return fenced
+    for index, row in enumerate(rows):
+        for start, end, cycle in periods.get(row[1], ()):
+            if start <= row[5] < end:
+                fenced[index] = cycle
+                break
+    return fenced
+
+
+def _firsts(rows: Sequence[MeasurementRow], fenced: dict[int, str]) -> dict[str, int]:
+    """The index of the first row of each key among the rows not fenced."""
+    firsts: dict[str, int] = {}
+    for index, row in enumerate(rows):
+        if row[3] not in firsts and index not in fenced:
+            firsts[row[3]] = index
+    return firsts
+
+
+def _numbered(fenced: dict[int, str], numbers: dict[str, str | None]) -> dict[int, str]:
+    return {index: numbers.get(cycle) or cycle for index, cycle in fenced.items()}
 
 
 async def insert_measurements(rows: Sequence[MeasurementRow], vendor_id: str) -> Outcome:
-    """Insert rows whose key is new and whose cycle is not invoiced."""
+    """Insert the rows whose key is new and whose cycle is not invoiced."""
     if not rows:
-        return set(), {}, set()
+        return set(), {}, {}
     engine = current_engine()
     if isinstance(engine, PostgresEngine):
         return await _postgres(engine, rows, vendor_id)
-    assert isinstance(engine, SQLiteEngine)
+    assert isinstance(engine, PooledSQLiteEngine)
     return await _sqlite(engine, rows, vendor_id)
 
 
-async def _write_one(
-    connection: aiosqlite.Connection, rows: Sequence[MeasurementRow], vendor_id: str
-) -> Outcome:
-    """Check and insert one batch inside the caller's transaction."""
+def _sqlite_time(value: datetime) -> str:
+    """A datetime as Piccolo's SQLite adapter stores it (UTC, ``str()``)."""
+    return str(value.astimezone(UTC))
+
+
+def _insertable(rows: Sequence[MeasurementRow]) -> list[tuple[Any, ...]]:
+    """The rows as bound by the INSERT, datetimes already text. Built in the event loop's
+    thread, which has time to spare, rather than in the writer thread, which has none:
+    there the adapter Piccolo registers for datetimes is a Python call per value."""
+    if not rows:
+        return []
+    received = _sqlite_time(rows[0][8])
+    return [
+        (r[0], r[1], r[2], r[3], r[4], _sqlite_time(r[5]), r[6], r[7], received, 0, "", "")
+        if r[8] is rows[0][8]
+        else (*r[:5], _sqlite_time(r[5]), r[6], r[7], _sqlite_time(r[8]), 0, "", "")
+        for r in rows
+    ]
+
+
+#: One batch for the writer thread: (rows, the same rows ready to insert, vendor id).
+_Batch = tuple[Sequence[MeasurementRow], list[tuple[Any, ...]], str]
+
+
+def _write_one(connection: sqlite3.Connection, batch: _Batch) -> Outcome:
+    """Check and insert one batch inside the caller's transaction (writer thread)."""
+    rows, insertable, vendor_id = batch
     customers = sorted({row[1] for row in rows})
     marks = ", ".join("?" for _ in customers)
-    async with connection.execute(
-        'SELECT "customer", "period_start", "period_end" FROM "billing_cycle" '
+    cycles = connection.execute(
+        'SELECT "customer", "period_start", "period_end", "id" FROM "billing_cycle" '
         f'WHERE "vendor" = ? AND "state" = \'invoiced\' AND "period_end" > ? '
         f'AND "customer" IN ({marks})',
         (vendor_id, min(row[5] for row in rows), *customers),
-    ) as cursor:
-        fenced = _fenced(rows, [tuple(r) for r in await cursor.fetchall()])
-    rows = [row for row in rows if row[3] not in fenced]
-    keys = [row[3] for row in rows]
+    ).fetchall()
+    fenced = _fenced(rows, cycles)
+    firsts = _firsts(rows, fenced)
+    keys = list(firsts)
     existing: dict[str, str] = {}
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
         marks = ", ".join("?" for _ in chunk)
-        async with connection.execute(
-            f'SELECT "key", "content_hash" FROM "measurement" '
-            f'WHERE "vendor" = ? AND "key" IN ({marks})',
-            (vendor_id, *chunk),
-        ) as cursor:
-            existing.update({k: h for k, h in await cursor.fetchall()})
-    fresh = [(*row, False, "", "") for row in rows if row[3] not in existing]
-    await connection.executemany(
+        existing.update(
+            connection.execute(
+                f'SELECT "key", "content_hash" FROM "measurement" '
+                f'WHERE "vendor" = ? AND "key" IN ({marks})',
+                (vendor_id, *chunk),
+            ).fetchall()
+        )
+    fresh = [insertable[index] for key, index in firsts.items() if key not in existing]
+    connection.executemany(
         f'INSERT INTO "measurement" ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
         fresh,
     )
-    return {row[3] for row in fresh}, existing, fenced
+    numbers: dict[str, str | None] = {}
+    if fenced:
+        cycle_ids = sorted(set(fenced.values()))
+        marks = ", ".join("?" for _ in cycle_ids)
+        numbers = dict(
+            connection.execute(
+                f'SELECT "cycle", MAX("number") FROM "invoice" WHERE "cycle" IN ({marks}) '
+                'GROUP BY "cycle"',
+                cycle_ids,
+            ).fetchall()
+        )
+    return {row[3] for row in fresh}, existing, _numbered(fenced, numbers)
 
 
-async def _write_group(
-    engine: SQLiteEngine, group: Sequence[tuple[Sequence[MeasurementRow], str]]
-) -> list[Outcome]:
-    """Write batches in one transaction, one commit."""
-    borrowed = (
-        engine.connection()
-        if isinstance(engine, PooledSQLiteEngine)
-        else aiosqlite.connect(**engine.connection_kwargs)
-    )
-    async with borrowed as connection:
-        connection.row_factory = None
-        await connection.execute("BEGIN IMMEDIATE")
-        outcomes = [await _write_one(connection, rows, vendor) for rows, vendor in group]
-        await connection.commit()
+def _write_group(connection: sqlite3.Connection, group: Sequence[_Batch]) -> list[Outcome]:
+    """Write batches in one transaction, one commit (writer thread)."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        outcomes = [_write_one(connection, batch) for batch in group]
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
     return outcomes
 
 
 class _GroupCommitter:
     """Coalesces the batches of concurrent requests into shared transactions."""
 
-    def __init__(self, engine: SQLiteEngine) -> None:
+    def __init__(self, engine: PooledSQLiteEngine) -> None:
         self.engine = engine
-        self.waiting: list[tuple[Sequence[MeasurementRow], str, asyncio.Future[Outcome]]] = []
+        self.waiting: list[tuple[_Batch, asyncio.Future[Outcome]]] = []
         self.flusher: asyncio.Task[None] | None = None
 
-    async def write(self, rows: Sequence[MeasurementRow], vendor_id: str) -> Outcome:
+    async def write(self, batch: _Batch) -> Outcome:
         future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        self.waiting.append((rows, vendor_id, future))
+        self.waiting.append((batch, future))
         if self.flusher is None or self.flusher.done():
             self.flusher = asyncio.create_task(self._flush())
         return await future
 
     async def _flush(self) -> None:
+        writer = self.engine.writer()
         while self.waiting:
             group, self.waiting = self.waiting, []
             try:
-                outcomes = await _write_group(self.engine, [(r, v) for r, v, _ in group])
+                outcomes = await writer.run(_write_group, [batch for batch, _ in group])
             except Exception:
                 # Isolate the failure: each batch alone, each answer its own.
-                for rows, vendor, future in group:
+                for batch, future in group:
                     try:
-                        outcome = (await _write_group(self.engine, [(rows, vendor)]))[0]
+                        outcome = (await writer.run(_write_group, [batch]))[0]
                     except Exception as exc:
                         if not future.done():
                             future.set_exception(exc)
@@ -161,18 +215,21 @@ class _GroupCommitter:
                         if not future.done():
                             future.set_result(outcome)
                 continue
-            for (_, _, future), outcome in zip(group, outcomes, strict=True):
+            for (_, future), outcome in zip(group, outcomes, strict=True):
                 if not future.done():
                     future.set_result(outcome)
 
 
-async def _sqlite(engine: SQLiteEngine, rows: Sequence[MeasurementRow], vendor_id: str) -> Outcome:
-    if isinstance(engine, PooledSQLiteEngine) and engine.owns_running_loop():
+async def _sqlite(
+    engine: PooledSQLiteEngine, rows: Sequence[MeasurementRow], vendor_id: str
+) -> Outcome:
+    batch = (rows, _insertable(rows), vendor_id)
+    if engine.owns_running_loop():
         committer = engine.extras.get("group_committer")
         if committer is None:
             committer = engine.extras["group_committer"] = _GroupCommitter(engine)
-        return await committer.write(rows, vendor_id)
-    return (await _write_group(engine, [(rows, vendor_id)]))[0]
+        return await committer.write(batch)
+    return (await engine.writer().run(_write_group, [batch]))[0]
 
 
 async def _postgres(
@@ -190,9 +247,9 @@ async def _postgres(
     try:
         async with connection.transaction():
             cycles = await connection.fetch(
-                'SELECT "customer", "period_start", "period_end", "state" FROM "billing_cycle" '
-                'WHERE "vendor" = $1 AND "customer" = ANY($2::varchar[]) AND "period_end" > $3 '
-                "FOR SHARE",
+                'SELECT "customer", "period_start", "period_end", "state", "id" '
+                'FROM "billing_cycle" WHERE "vendor" = $1 AND "customer" = ANY($2::varchar[]) '
+                'AND "period_end" > $3 FOR SHARE',
                 vendor_id,
                 sorted({row[1] for row in rows}),
                 min(row[5] for row in rows),
@@ -200,15 +257,23 @@ async def _postgres(
             fenced = _fenced(
                 rows,
                 [
-                    (c["customer"], c["period_start"], c["period_end"])
+                    (c["customer"], c["period_start"], c["period_end"], c["id"])
                     for c in cycles
                     if c["state"] == "invoiced"
                 ],
             )
-            rows = [row for row in rows if row[3] not in fenced]
-            if not rows:
-                return set(), {}, fenced
-            columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)]
+            numbers: dict[str, str | None] = {}
+            if fenced:
+                records = await connection.fetch(
+                    'SELECT "cycle", MAX("number") AS "number" FROM "invoice" '
+                    'WHERE "cycle" = ANY($1::varchar[]) GROUP BY "cycle"',
+                    sorted(set(fenced.values())),
+                )
+                numbers = {r["cycle"]: r["number"] for r in records}
+            firsts = [rows[index] for index in _firsts(rows, fenced).values()]
+            if not firsts:
+                return set(), {}, _numbered(fenced, numbers)
+            columns: list[list[Any]] = [list(column) for column in zip(*firsts, strict=True)]
             created = {record["key"] for record in await connection.fetch(sql, *columns)}
             others = [key for key in columns[3] if key not in created]
             existing: dict[str, str] = {}
@@ -225,4 +290,4 @@ async def _postgres(
             await engine.pool.release(connection)
         else:
             await connection.close()
-    return created, existing, fenced
+    return created, existing, _numbered(fenced, numbers)

@@ -47,15 +47,21 @@ def sqlite_path(url: str) -> Path | None:
     return Path(url[len("sqlite:///") :])
 
 
-def create_engine(url: str) -> Engine:  # type: ignore[type-arg]
-    """An engine for ``sqlite:///path`` or ``postgresql://...`` (not yet connected)."""
+def create_engine(url: str, *, sqlite_synchronous: str = "full") -> Engine:  # type: ignore[type-arg]
+    """An engine for ``sqlite:///path`` or ``postgresql://...`` (not yet connected).
+
+    ``sqlite_synchronous`` (``full`` or ``normal``) is SQLite's durability level for
+    every connection of the engine; see :mod:`octane.core.store.sqlite_pool`.
+    """
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(path) as connection:
             # WAL is persistent in the file; set it once here rather than per query.
             connection.execute("PRAGMA journal_mode=WAL")
-        return PooledSQLiteEngine(path=str(path), timeout=BUSY_TIMEOUT_SECONDS)
+        return PooledSQLiteEngine(
+            path=str(path), timeout=BUSY_TIMEOUT_SECONDS, synchronous=sqlite_synchronous
+        )
     scheme = urlsplit(url).scheme
     if scheme in ("postgresql", "postgres"):
         return PostgresEngine(config={"dsn": url})
@@ -81,13 +87,13 @@ def is_postgres(engine: Engine | None = None) -> bool:  # type: ignore[type-arg]
     return (engine or current_engine()).engine_type == "postgres"
 
 
-async def open_engine(url: str, *, pool: bool = True) -> Engine:  # type: ignore[type-arg]
+async def open_engine(url: str, *, pool: bool = True, sqlite_synchronous: str = "full") -> Engine:  # type: ignore[type-arg]
     """Create and bind the engine for ``url``; for PostgreSQL start its connection pool.
 
     ``pool=False`` opens a connection per query instead: slower, but usable from any
     event loop (a pool belongs to the loop that created it).
     """
-    engine = create_engine(url)
+    engine = create_engine(url, sqlite_synchronous=sqlite_synchronous)
     bind_engine(engine)
     if pool and isinstance(engine, PostgresEngine):
         await engine.start_connection_pool(min_size=1, max_size=20)
