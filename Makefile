@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/billing_run.py --postgres
 	$(BIN)/python bench/pdf.py
+	$(BIN)/python bench/portal.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ __all__ = [
     "OctaneError",
     "PermissionDeniedError",
     "PluginError",
+    "RateLimitedError",
     "StateError",
     "ValidationError",
 ]
@@ -98,6 +99,13 @@ class PermissionDeniedError(OctaneError):
     """Valid credentials that may not do this (HTTP 403)."""
 
     code = "forbidden"
+
+
+class RateLimitedError(OctaneError):
+    """Too many attempts in a short time (HTTP 429); ``retry_after`` is in seconds."""
+
+    code = "too_many_attempts"
+    retry_after: int = 60
 
 
 class PluginError(OctaneError):

@@ -365,7 +365,10 @@ def register_routes() -> Sequence[Any] | None:
 
     :return: A list of Litestar route handlers or routers. Paths must live under
         ``/webhooks/<plugin name>`` (provider callbacks) or
-        ``/portal/plugins/<plugin name>`` (portal pages).
+        ``/portal/plugins/<plugin name>`` (portal pages). Portal pages are served
+        behind the portal's session guard and CSRF check, and may take a ``portal``
+        argument (``octane.web.portal.session.Portal``: the vendor, its clock, the
+        user); state-changing ones get the CSRF token from the page's ``csrf_token``.
 
     Must never: do slow work inside a webhook request (verify it, record the
     event id once, enqueue a job, answer 2xx), or skip signature verification.

@@ -10,7 +10,7 @@ from litestar import Litestar, MediaType, Request, get
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 from litestar.template import TemplateConfig
 
 import octane
@@ -25,6 +25,7 @@ from octane.web.api.settings import SettingsController
 from octane.web.api.vendor import VendorController
 from octane.web.auth import api_vendor_clock, api_vendor_id
 from octane.web.errors import EXCEPTION_HANDLERS
+from octane.web.portal import configure_templates, portal_routes, split_plugin_routes
 from octane.web.templates import template_dirs
 
 __all__ = ["create_app"]
@@ -44,16 +45,11 @@ async def root() -> Redirect:
     return Redirect("/portal/")
 
 
-@get("/portal/", include_in_schema=False)
-async def portal_home(request: Request[Any, Any, Any]) -> Template:
-    return Template(
-        template_name="portal/placeholder.html", context={"version": octane.__version__}
-    )
-
-
 def create_app(runtime: Octane, *, debug: bool = False) -> Litestar:
     """Build the web app around an already started Octane runtime."""
-    plugin_routes = [route for _, route in runtime.plugins.call_registration("register_routes")]
+    plugin_pages, plugin_routes = split_plugin_routes(
+        [route for _, route in runtime.plugins.call_registration("register_routes")]
+    )
     plugin_templates = [
         path for _, path in runtime.plugins.call_registration("register_template_dirs")
     ]
@@ -65,7 +61,7 @@ def create_app(runtime: Octane, *, debug: bool = False) -> Litestar:
         route_handlers=[
             healthz,
             root,
-            portal_home,
+            *portal_routes(plugin_pages),
             VendorController,
             CustomerController,
             MeterController,
@@ -95,6 +91,7 @@ def create_app(runtime: Octane, *, debug: bool = False) -> Litestar:
         template_config=TemplateConfig(
             directory=directories,
             engine=JinjaTemplateEngine,
+            engine_callback=configure_templates,
         ),
         request_max_body_size=MAX_BODY_BYTES,
         debug=debug,

@@ -17,6 +17,7 @@ from octane.core.errors import (
     NotFoundError,
     OctaneError,
     PermissionDeniedError,
+    RateLimitedError,
     ValidationError,
 )
 
@@ -31,6 +32,7 @@ _STATUS: tuple[tuple[type[OctaneError], int], ...] = (
     (ConflictError, 409),
     (AuthError, 401),
     (PermissionDeniedError, 403),
+    (RateLimitedError, 429),
 )
 
 

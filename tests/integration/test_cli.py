@@ -207,7 +207,18 @@ def test_demo_then_serve_answers_with_the_demo_key(tmp_path: Path) -> None:
                 time.sleep(0.1)
         else:
             pytest.fail("octane serve did not come up")
-        assert httpx.get(f"{base}/portal/").status_code == 200
+        login = re.search(r"Login:\s+(\S+) / (\S+)", seeded.stdout)
+        assert login is not None
+        with httpx.Client(base_url=base, follow_redirects=True) as browser:
+            form = browser.get("/portal/")
+            assert form.status_code == 200 and "Log in" in form.text  # no session yet
+            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+            assert token is not None
+            home = browser.post(
+                "/portal/login",
+                data={"email": login[1], "password": login[2], "csrf_token": token[1]},
+            )
+            assert home.status_code == 200 and "Demo Cloud Inc." in home.text
         me = httpx.get(f"{base}/api/v1/vendor", headers={"Authorization": f"Bearer {key[1]}"})
         assert me.status_code == 200 and me.json()["name"] == "Demo Cloud Inc."
         assert me.json()["test_mode"] is True

@@ -128,9 +128,10 @@ async def test_plugin_routes_are_mounted(client: AsyncTestClient[Any]) -> None:
     assert response.json() == {"pong": "echo"}
 
 
-async def test_portal_placeholder_and_schema(client: AsyncTestClient[Any]) -> None:
-    page = await client.get("/portal/")
-    assert page.status_code == 200 and "Octane is running" in page.text
+async def test_portal_asks_for_login_and_schema(client: AsyncTestClient[Any]) -> None:
+    page = await client.get("/portal/", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/portal/login")
+    assert "/portal" not in "".join((await client.get("/schema/openapi.json")).json()["paths"])
     schema = await client.get("/schema/openapi.json")
     assert schema.status_code == 200
     assert "/api/v1/vendor" in schema.json()["paths"]

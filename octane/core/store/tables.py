@@ -53,6 +53,8 @@ __all__ = [
     "Meter",
     "OutboundMessage",
     "PaymentAttempt",
+    "PortalLoginFailure",
+    "PortalSession",
     "PortalUser",
     "PricePlan",
     "ProviderAccount",
@@ -116,6 +118,31 @@ class PortalUser(Table, tablename="portal_user"):
     password_hash = Varchar(length=255)
     created_at = _time()
     last_login_at = _time(null=True)
+
+
+class PortalSession(Table, tablename="portal_session"):
+    """A logged-in portal session, kept server-side so it can be ended at once.
+
+    The cookie carries a random token; ``id`` is its HMAC under the secret key, so a
+    database dump holds no usable session.
+    """
+
+    id = Varchar(length=64, primary_key=True)
+    vendor = _fk(Vendor)
+    user = _fk(PortalUser)
+    csrf_token = Varchar(length=64)
+    created_at = _time()
+    last_seen_at = _time()
+    ip = Varchar(length=64, default="")
+
+
+class PortalLoginFailure(Table, tablename="portal_login_failure"):
+    """A failed portal login, counted per (email, address) to throttle guessing."""
+
+    id = BigSerial(primary_key=True)
+    key = Varchar(length=64)
+    """SHA-256 of the lower-cased email and the client address."""
+    at = _time()
 
 
 class Customer(Table, tablename="customer"):
@@ -448,6 +475,8 @@ TABLES: tuple[type[Table], ...] = (
     Vendor,
     ApiKey,
     PortalUser,
+    PortalSession,
+    PortalLoginFailure,
     Customer,
     Meter,
     PricePlan,

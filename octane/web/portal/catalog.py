@@ -1,0 +1,116 @@
+"""Meters and price plans: the lists, and creating either with inline validation.
+
+Meters and plans are created through :func:`~octane.core.catalog.create_meter` and
+:func:`~octane.core.catalog.create_plan`, the functions behind ``POST /api/v1/meters``
+and ``POST /api/v1/price-plans``. The portal's plan form prices at most one meter;
+plans with several metered components are created through the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.response import Template
+
+from octane.core.catalog import AGGREGATIONS, create_meter, create_plan, list_meters, list_plans
+from octane.core.cycles import PERIODS
+from octane.core.errors import OctaneError
+from octane.core.pricing import MODELS
+from octane.web.portal.forms import FormErrors, form_text
+from octane.web.portal.plan_form import PLAN_FIELDS, field_for, plan_fields
+from octane.web.portal.render import is_htmx, render
+from octane.web.portal.session import Portal
+
+__all__ = ["CatalogPages"]
+
+
+class CatalogPages(Controller):
+    path = "/catalog"
+
+    async def _page(
+        self,
+        request: Request[Any, Any, Any],
+        portal: Portal,
+        *,
+        errors: FormErrors | None = None,
+        values: dict[str, str] | None = None,
+        created: str = "",
+        plan_errors: FormErrors | None = None,
+        plan_values: dict[str, str] | None = None,
+        plan_created: str = "",
+        status_code: int = 200,
+    ) -> Template:
+        return render(
+            request,
+            portal,
+            "portal/catalog.html",
+            {
+                "section": "catalog",
+                "meters": await list_meters(portal.vendor_id),
+                "plans": await list_plans(portal.vendor_id),
+                "aggregations": AGGREGATIONS,
+                "errors": errors or FormErrors(),
+                "values": values or {},
+                "created": created,
+                "periods": PERIODS,
+                "models": MODELS,
+                "plan_errors": plan_errors or FormErrors(),
+                "plan_values": plan_values if plan_values is not None else {"currency": "USD"},
+                "plan_created": plan_created,
+                # A new meter also refreshes the plan form's meter list (out of band).
+                "plans_oob": bool(created) and is_htmx(request),
+            },
+            partial="portal/_plans.html" if plan_values is not None else "portal/_meters.html",
+            status_code=status_code,
+        )
+
+    @get(include_in_schema=False)
+    async def index(
+        self, request: Request[Any, Any, Any], portal: NamedDependency[Portal]
+    ) -> Template:
+        return await self._page(request, portal)
+
+    @post("/meters", include_in_schema=False, status_code=200)
+    async def add_meter(
+        self, request: Request[Any, Any, Any], portal: NamedDependency[Portal]
+    ) -> Template:
+        form = await request.form()
+        values = {k: form_text(form, k) for k in ("name", "aggregation", "unit", "unique_label")}
+        try:
+            await create_meter(
+                portal.vendor_id,
+                name=values["name"],
+                aggregation=values["aggregation"],
+                unit=values["unit"],
+                unique_label=values["unique_label"] or None,
+                clock=portal.clock,
+            )
+        except OctaneError as exc:
+            errors = FormErrors()
+            errors.add_error(exc, "name")
+            return await self._page(request, portal, errors=errors, values=values, status_code=422)
+        return await self._page(request, portal, created=values["name"])
+
+    @post("/plans", include_in_schema=False, status_code=200)
+    async def add_plan(
+        self, request: Request[Any, Any, Any], portal: NamedDependency[Portal]
+    ) -> Template:
+        form = await request.form()
+        values = {key: form_text(form, key) for key in PLAN_FIELDS}
+        values["tiers"] = str(form.get("tiers") or "").strip()
+        try:
+            await create_plan(portal.vendor_id, clock=portal.clock, **plan_fields(values))
+        except OctaneError as exc:
+            errors = FormErrors()
+            errors.add(*field_for(exc))
+            return await self._page(
+                request, portal, plan_errors=errors, plan_values=values, status_code=422
+            )
+        return await self._page(
+            request,
+            portal,
+            plan_values={"currency": values["currency"]},
+            plan_created=values["name"],
+        )
