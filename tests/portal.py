@@ -30,12 +30,16 @@ async def portal_client(
     *,
     env: dict[str, str] | None = None,
     extra_plugins: dict[str, object] | None = None,
+    enabled: list[str] | None = None,
+    blocks: dict[str, dict[str, Any]] | None = None,
 ) -> AsyncIterator[AsyncTestClient[Any]]:
-    """The whole app on a fresh database, reached over https (so Secure cookies flow)."""
+    """The whole app on a fresh database, reached over https (so Secure cookies flow),
+    with the ``sandbox`` plugin, ``enabled`` bundled ones and ``extra_plugins``."""
     engine = await open_engine(db_url, pool=False)
     config = load_config(env={"OCTANE_DATA_DIR": str(tmp_path / "data"), **(env or {})})
     plugins = load_plugins(
-        ["sandbox", *(extra_plugins or {})],
+        ["sandbox", *(enabled or []), *(extra_plugins or {})],
+        blocks=blocks,
         extra_plugins=extra_plugins,
         use_entry_points=False,
     )
@@ -44,6 +48,7 @@ async def portal_client(
     )
     async with AsyncTestClient(app=create_app(runtime), base_url=BASE_URL) as client:
         yield client
+    await plugins.close()
     await close_engine(engine)
 
 

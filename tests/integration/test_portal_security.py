@@ -59,8 +59,12 @@ async def test_pages_without_a_session_go_to_login(db_url: str, tmp_path: Path) 
         assert htmx.status_code == 401 and htmx.headers["HX-Redirect"].startswith("/portal/login")
 
 
+BUNDLED = ["pdf_email", "stripe"]
+"""Plugins whose portal pages the walks below include."""
+
+
 async def test_every_page_needs_a_session(db_url: str, tmp_path: Path) -> None:
-    async with portal_client(db_url, tmp_path) as client:
+    async with portal_client(db_url, tmp_path, enabled=BUNDLED) as client:
         pages = _portal_routes(client, safe=True)
         assert len(pages) >= 10
         for _, path in pages:
@@ -72,8 +76,9 @@ async def test_every_page_needs_a_session(db_url: str, tmp_path: Path) -> None:
 async def test_every_state_changing_route_needs_a_session_and_the_csrf_token(
     db_url: str, tmp_path: Path
 ) -> None:
-    async with portal_client(db_url, tmp_path) as client:
+    async with portal_client(db_url, tmp_path, enabled=BUNDLED) as client:
         routes = _state_changing_routes(client)
+        assert ("POST", "/portal/plugins/pdf_email/settings/branding") in routes
         assert ("POST", "/portal/settings/invoicing") in routes and len(routes) >= 2
         for method, path in routes:
             response = await client.request(method, path, follow_redirects=False)

@@ -8,6 +8,9 @@
   subject, text and HTML templates, sent with aiosmtplib. Message-IDs derive from
   the invoice (or notification) and are recorded before sending, so a re-run
   never sends twice.
+* Portal: the Email & branding settings panel (SMTP in use, "send test email",
+  branding and logo, a sample preview), resend and PDF on the invoice page, the DRAFT
+  PDF on the grace-period review (``/portal/plugins/pdf_email/...``).
 * ``POST /api/v1/settings/email/test`` sends a test message;
   ``GET /api/v1/settings/branding/preview`` renders a sample invoice with the branding.
 
@@ -28,6 +31,7 @@ from octane.core.contracts import (
     DeliveryResult,
     InvoiceView,
     Notification,
+    SettingsPanel,
     VendorView,
 )
 from octane.core.plugin_context import PluginContext
@@ -40,6 +44,7 @@ __all__ = [
     "plugin_config_schema",
     "register_delivery_channels",
     "register_routes",
+    "register_settings_panels",
     "register_template_dirs",
     "render_invoice_pdf",
     "send_notification",
@@ -74,9 +79,22 @@ def register_template_dirs() -> list[Path]:
 
 @hookimpl
 def register_routes() -> list[Any]:
+    from octane.plugins.pdf_email.portal import EmailPortalController
     from octane.plugins.pdf_email.routes import EmailSettingsController
 
-    return [EmailSettingsController]
+    return [EmailSettingsController, EmailPortalController]
+
+
+@hookimpl
+def register_settings_panels() -> list[SettingsPanel]:
+    return [
+        SettingsPanel(
+            name="email",
+            title="Email & branding",
+            template="pdf_email/panel.html",
+            section="delivery",
+        )
+    ]
 
 
 @hookimpl

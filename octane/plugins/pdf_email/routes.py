@@ -20,9 +20,9 @@ from octane.core.ids import new_id
 from octane.core.views import vendor_view
 from octane.web.api.schemas import ERROR_RESPONSES
 
-__all__ = ["EmailSettingsController", "TestEmailIn", "TestEmailOut"]
+__all__ = ["EMAIL", "EmailSettingsController", "TestEmailIn", "TestEmailOut"]
 
-_EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
+EMAIL = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$")
 
 
 class TestEmailIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -75,7 +75,7 @@ class EmailSettingsController(Controller):
     ) -> TestEmailOut:
         from octane.plugins.pdf_email.channel import send_test
 
-        if not _EMAIL.match(data.to):
+        if not EMAIL.match(data.to):
             raise ValidationError(f"'{data.to}' is not an email address.", field="to")
         context = request.app.state.octane.plugins.context("pdf_email")
         vendor = await vendor_view(vendor_id)
