@@ -17,12 +17,16 @@
 * ``POST /api/v1/stripe/customers/{name}/card-link``: a Checkout Session in setup mode;
   the saved card becomes the customer's default.
 
-Not built yet: the portal panel. The ``stripe`` SDK is imported lazily, only when used.
+* The portal's Settings > Payment provider panel: "Connect with Stripe" (the state is
+  bound to the portal session), the connected account, disconnect, Stripe Tax.
+
+The ``stripe`` SDK is imported lazily, only when used.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -38,6 +42,7 @@ from octane.core.contracts import (
     Notification,
     PaymentProviderInfo,
     PaymentResult,
+    SettingsPanel,
     VendorView,
 )
 from octane.core.errors import MissingDependencyError
@@ -53,6 +58,8 @@ __all__ = [
     "register_delivery_channels",
     "register_payment_providers",
     "register_routes",
+    "register_settings_panels",
+    "register_template_dirs",
     "require_sdk",
     "send_notification",
 ]
@@ -142,9 +149,24 @@ def send_notification(notification: Notification) -> DeliveryResult:
 
 @hookimpl
 def register_routes() -> list[Any]:
+    from octane.plugins.stripe.portal import StripePortalController
     from octane.plugins.stripe.routes import StripeApiController, StripePublicController
 
-    return [StripeApiController, StripePublicController]
+    return [StripeApiController, StripePublicController, StripePortalController]
+
+
+@hookimpl
+def register_template_dirs() -> list[Path]:
+    return [Path(__file__).parent / "templates"]
+
+
+@hookimpl
+def register_settings_panels() -> list[SettingsPanel]:
+    return [
+        SettingsPanel(
+            name="stripe", title="Stripe", template="stripe/panel.html", section="payment_provider"
+        )
+    ]
 
 
 @hookimpl

@@ -21,7 +21,15 @@ from octane.core.plugin_context import PluginContext
 from octane.core.provider_accounts import connect_account, disconnect_account, find_account
 from octane.plugins.stripe.client import PROVIDER, stripe_client
 
-__all__ = ["STATE_LIFETIME", "authorize_url", "complete", "disconnect", "make_state", "read_state"]
+__all__ = [
+    "STATE_LIFETIME",
+    "authorize_url",
+    "complete",
+    "disconnect",
+    "make_state",
+    "read_state",
+    "session_binding",
+]
 
 STATE_LIFETIME = timedelta(minutes=10)
 log = logging.getLogger("octane.stripe")
@@ -33,19 +41,26 @@ def _key(secret_key: str) -> bytes:
     return hashlib.sha256(b"octane-stripe-connect\x00" + secret_key.encode()).digest()
 
 
-def make_state(secret_key: str, vendor_id: str, now: datetime) -> str:
+def session_binding(csrf_token: str) -> str:
+    """What ties a state to one portal session, without revealing anything about it."""
+    return hashlib.sha256(b"octane-stripe-binding\x00" + csrf_token.encode()).hexdigest()[:24]
+
+
+def make_state(secret_key: str, vendor_id: str, now: datetime, binding: str = "") -> str:
+    """A signed state naming the vendor, an expiry and (from the portal) the session."""
     expires = int((now + STATE_LIFETIME).timestamp())
-    payload = f"{vendor_id}.{expires}.{secrets.token_hex(8)}"
+    payload = f"{vendor_id}.{expires}.{secrets.token_hex(8)}.{binding}"
     mac = hmac.new(_key(secret_key), payload.encode(), hashlib.sha256).hexdigest()
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=") + "." + mac
 
 
-def read_state(secret_key: str, state: str, now: datetime) -> str:
-    """The vendor the state was made for; PermissionDeniedError if forged or expired."""
+def read_state(secret_key: str, state: str, now: datetime) -> tuple[str, str]:
+    """The vendor the state was made for and its session binding ("" when started through
+    the API); PermissionDeniedError if forged or expired."""
     encoded, _, mac = state.partition(".")
     try:
         payload = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
-        vendor_id, expires, _nonce = payload.split(".")
+        vendor_id, expires, _nonce, binding = payload.split(".")
         expected = hmac.new(_key(secret_key), payload.encode(), hashlib.sha256).hexdigest()
         valid = hmac.compare_digest(expected, mac)
     except (ValueError, UnicodeDecodeError):
@@ -62,10 +77,12 @@ def read_state(secret_key: str, state: str, now: datetime) -> str:
             code="expired_state_token",
             field="state",
         )
-    return vendor_id
+    return vendor_id, binding
 
 
-def authorize_url(context: PluginContext, vendor_id: str, redirect_uri: str, now: datetime) -> str:
+def authorize_url(
+    context: PluginContext, vendor_id: str, redirect_uri: str, now: datetime, binding: str = ""
+) -> str:
     if not context.config.connect_client_id:
         raise PluginError(
             "plugins.stripe.connect_client_id is not set (the platform's ca_... id).",
@@ -75,18 +92,31 @@ def authorize_url(context: PluginContext, vendor_id: str, redirect_uri: str, now
         {
             "response_type": "code",
             "scope": "read_write",
-            "state": make_state(context.secret_key, vendor_id, now),
+            "state": make_state(context.secret_key, vendor_id, now, binding),
             "redirect_uri": redirect_uri,
         }
     )
     return url
 
 
-async def complete(context: PluginContext, code: str, state: str, now: datetime) -> str:
-    """Exchange the callback's code for the vendor's account id and store it."""
+async def complete(
+    context: PluginContext, code: str, state: str, now: datetime, session: str | None
+) -> str:
+    """Exchange the callback's code for the vendor's account id and store it.
+
+    ``session`` is the binding of the browser's portal session (None without one): a
+    state started from the portal is only accepted back in the same session.
+    """
     import stripe
 
-    vendor_id = read_state(context.secret_key, state, now)
+    vendor_id, binding = read_state(context.secret_key, state, now)
+    if binding and binding != session:
+        raise PermissionDeniedError(
+            "This Stripe connection was started in another portal session; start again "
+            "from Settings > Payment provider.",
+            code="state_session_mismatch",
+            field="state",
+        )
     client = stripe_client(context)
     try:
         token = await asyncio.to_thread(

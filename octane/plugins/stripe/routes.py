@@ -62,7 +62,21 @@ def _context(request: Request[Any, Any, Any]) -> Any:
     return request.app.state.octane.plugins.context("stripe")
 
 
-def _base_url(request: Request[Any, Any, Any]) -> str:
+async def _portal_binding(request: Request[Any, Any, Any]) -> str | None:
+    """The binding of the browser's portal session, if it has one."""
+    from octane.core.portal_sessions import load_session
+    from octane.plugins.stripe.connect import session_binding
+    from octane.web.portal.session import SESSION_COOKIE, session_policy
+
+    runtime = request.app.state.octane
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if not token:
+        return None
+    info = await load_session(token, policy=session_policy(runtime), clock=runtime.clock)
+    return session_binding(info.csrf_token) if info else None
+
+
+def base_url(request: Request[Any, Any, Any]) -> str:
     configured = request.app.state.octane.config.web.public_url
     return (configured or str(request.base_url)).rstrip("/")
 
@@ -85,7 +99,7 @@ class StripeApiController(Controller):
     ) -> ConnectOut:
         from octane.plugins.stripe.connect import authorize_url
 
-        redirect = f"{_base_url(request)}/stripe/oauth/callback"
+        redirect = f"{base_url(request)}/stripe/oauth/callback"
         return ConnectOut(
             authorize_url=authorize_url(_context(request), vendor_id, redirect, SYSTEM_CLOCK.now())
         )
@@ -122,7 +136,7 @@ class StripeApiController(Controller):
             _context(request),
             vendor_id,
             customer,
-            return_url=f"{_base_url(request)}/portal/customers/{name}",
+            return_url=f"{base_url(request)}/portal/customers/{name}",
         )
         return CardLinkOut(url=link["url"], expires_at=link["expires_at"])
 
@@ -176,7 +190,7 @@ class StripePublicController(Controller):
         error, error_description = query.get("error", ""), query.get("error_description", "")
         context = _context(request)
         if error:
-            read_state(context.secret_key, state, SYSTEM_CLOCK.now())
+            read_state(context.secret_key, state, SYSTEM_CLOCK.now())  # not a forged request
             raise ValidationError(
                 f"Stripe did not connect the account: {error_description or error}.",
                 code="stripe_connect_refused",
@@ -184,7 +198,7 @@ class StripePublicController(Controller):
             )
         if not code:
             raise ValidationError("The callback has no 'code'.", field="code")
-        await complete(context, code, state, SYSTEM_CLOCK.now())
+        await complete(context, code, state, SYSTEM_CLOCK.now(), await _portal_binding(request))
         return Redirect("/portal/settings?stripe=connected")
 
     @post(

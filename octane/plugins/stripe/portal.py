@@ -1,0 +1,114 @@
+"""The Stripe panel in the portal (Settings > Payment provider), behind the portal's guard.
+
+"Connect with Stripe" sends the browser to Stripe's OAuth page with a state bound to
+this portal session; the panel shows the connected account, disconnects it, and
+switches Stripe Tax for invoices sent via Stripe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.response import Redirect, Template
+
+from octane.core.errors import OctaneError
+from octane.core.provider_accounts import find_account, set_account_details
+from octane.web.portal.forms import FormErrors
+from octane.web.portal.render import is_htmx, render
+from octane.web.portal.session import Portal, runtime_of
+
+__all__ = ["StripePortalController"]
+
+
+class StripePortalController(Controller):
+    path = "/portal/plugins/stripe"
+    include_in_schema = False
+
+    async def _panel(
+        self,
+        request: Request[Any, Any, Any],
+        portal: Portal,
+        *,
+        errors: FormErrors | None = None,
+        notice: str = "",
+        status_code: int = 200,
+    ) -> Template:
+        account = await find_account(portal.vendor_id, "stripe")
+        connected = bool(account and account["status"] == "connected")
+        return render(
+            request,
+            portal,
+            "stripe/_panel_body.html",
+            {
+                "account": account,
+                "connected": connected,
+                "automatic_tax": bool(account and (account["details"] or {}).get("automatic_tax")),
+                "errors": errors or FormErrors(),
+                "notice": notice,
+            },
+            status_code=status_code,
+        )
+
+    @get("/panel")
+    async def panel(
+        self, request: Request[Any, Any, Any], portal: NamedDependency[Portal]
+    ) -> Template:
+        return await self._panel(request, portal)
+
+    @post("/connect", status_code=200)
+    async def connect(
+        self, request: Request[Any, Any, Any], portal: NamedDependency[Portal]
+    ) -> Response[Any] | Template:
+        from octane.plugins.stripe.connect import authorize_url, session_binding
+        from octane.plugins.stripe.routes import base_url
+
+        context = runtime_of(request).plugins.context("stripe")
+        try:
+            url = authorize_url(
+                context,
+                portal.vendor_id,
+                f"{base_url(request)}/stripe/oauth/callback",
+                _real_now(),
+                session_binding(portal.session.csrf_token),
+            )
+        except OctaneError as exc:
+            errors = FormErrors()
+            errors.add("connect", exc.message)
+            return await self._panel(request, portal, errors=errors, status_code=422)
+        if is_htmx(request):
+            return Response(content=b"", status_code=200, headers={"HX-Redirect": url})
+        return Redirect(url, status_code=303)
+
+    @post("/disconnect", status_code=200)
+    async def disconnect(
+        self, request: Request[Any, Any, Any], portal: NamedDependency[Portal]
+    ) -> Template:
+        from octane.plugins.stripe.connect import disconnect
+
+        context = runtime_of(request).plugins.context("stripe")
+        await disconnect(context, portal.vendor_id, _real_now())
+        return await self._panel(request, portal, notice="Stripe is disconnected.")
+
+    @post("/settings", status_code=200)
+    async def settings(
+        self, request: Request[Any, Any, Any], portal: NamedDependency[Portal]
+    ) -> Template:
+        form = await request.form()
+        account = await find_account(portal.vendor_id, "stripe")
+        if account is None or account["status"] != "connected":
+            errors = FormErrors()
+            errors.add("automatic_tax", "Connect a Stripe account first.")
+            return await self._panel(request, portal, errors=errors, status_code=422)
+        enabled = form.get("automatic_tax") == "on"
+        await set_account_details(portal.vendor_id, "stripe", {"automatic_tax": enabled})
+        notice = "Stripe Tax is on." if enabled else "Stripe Tax is off."
+        return await self._panel(request, portal, notice=notice)
+
+
+def _real_now() -> Any:
+    """OAuth states expire in real time, whatever a vendor's test clock says."""
+    from octane.core.clocks import SYSTEM_CLOCK
+
+    return SYSTEM_CLOCK.now()
