@@ -23,6 +23,8 @@ import pytest
 import pytest_asyncio
 
 from octane.core.store.engine import close_engine, open_engine
+from octane.testing.fake_stripe import FakeStripe
+from tests.mail import SmtpServer
 
 CHROMIUM = os.environ.get("OCTANE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -59,20 +61,30 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, stripe: FakeStripe, smtp: SmtpServer) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.database_url = f"sqlite:///{workdir / 'e2e.sqlite3'}"
+        config = workdir / "octane.toml"
+        config.write_text(
+            "[plugins]\n"
+            'enabled = ["sandbox", "pdf_email", "stripe"]\n'
+            "[plugins.pdf_email]\n"
+            f'smtp_host = "127.0.0.1"\nsmtp_port = {smtp.port}\n'
+            'from_address = "billing@e2e.test"\nrender_processes = 1\n'
+            "[plugins.stripe]\n"
+            f'secret_key = "{stripe.secret_key}"\nconnect_client_id = "{stripe.client_id}"\n'
+            f'webhook_secret = "{stripe.webhook_secret}"\napi_base = "{stripe.url}"\n'
+        )
         env = {
             **os.environ,
+            "OCTANE_CONFIG": str(config),
             "OCTANE_DATA_DIR": str(workdir / "data"),
             "OCTANE_DATABASE_URL": self.database_url,
             "OCTANE_SECRET_KEY": "e2e-secret-key-" + "x" * 32,
             "OCTANE_WEB__COOKIE_SECURE": "false",
-            "OCTANE_PLUGINS__ENABLED": "sandbox",
             "OCTANE_LOG_LEVEL": "warning",
         }
-        env.pop("OCTANE_CONFIG", None)
         self.log = (workdir / "server.log").open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.e2e.server", str(self.port)],
@@ -105,8 +117,28 @@ class Server:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("e2e"))
+def e2e_stripe() -> Iterator[FakeStripe]:
+    """The local Stripe the e2e server's ``stripe`` plugin talks to."""
+    fake = FakeStripe()
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def e2e_smtp() -> Iterator[SmtpServer]:
+    """The SMTP server the e2e server's ``pdf_email`` plugin sends to."""
+    sink = SmtpServer()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, e2e_stripe: FakeStripe, e2e_smtp: SmtpServer
+) -> Iterator[Server]:
+    running = Server(tmp_path_factory.mktemp("e2e"), e2e_stripe, e2e_smtp)
     try:
         running.wait_ready()
         yield running
