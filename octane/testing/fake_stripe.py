@@ -21,7 +21,11 @@ Invoices: create a draft, ``add_lines``, ``finalize`` (numbers it, computes tax 
 ``send`` (recorded in ``sent_invoices``: Stripe emails it) and ``pay`` (charges the
 customer's default card). Coupons can be created and applied as invoice discounts.
 
-Faults for tests: ``hang_after_recording`` makes the next payment-intent request
+Requests are checked against the SDK's generated parameter types: an unknown
+parameter is refused with Stripe's ``parameter_unknown`` error.
+
+Faults for tests: ``rate_limit_next`` answers that many requests with 429;
+``hang_after_recording`` makes the next payment-intent request
 record the payment and then answer only after that many seconds (a client timeout
 after Stripe charged).
 """
@@ -68,6 +72,33 @@ DECLINES = {
 }
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+PARAMS: tuple[tuple[str, str, str, str], ...] = (
+    ("POST", r"/v1/customers", "stripe.params", "CustomerCreateParams"),
+    ("POST", r"/v1/customers/[^/]+", "stripe.params", "CustomerUpdateParams"),
+    ("GET", r"/v1/customers/search", "stripe.params", "CustomerSearchParams"),
+    ("POST", r"/v1/payment_intents", "stripe.params", "PaymentIntentCreateParams"),
+    ("GET", r"/v1/payment_intents", "stripe.params", "PaymentIntentListParams"),
+    ("POST", r"/v1/invoices", "stripe.params", "InvoiceCreateParams"),
+    ("POST", r"/v1/invoices/[^/]+/add_lines", "stripe.params", "InvoiceAddLinesParams"),
+    ("POST", r"/v1/invoices/[^/]+/finalize", "stripe.params", "InvoiceFinalizeInvoiceParams"),
+    ("POST", r"/v1/invoices/[^/]+/send", "stripe.params", "InvoiceSendInvoiceParams"),
+    ("POST", r"/v1/invoices/[^/]+/pay", "stripe.params", "InvoicePayParams"),
+    ("POST", r"/v1/coupons", "stripe.params", "CouponCreateParams"),
+    ("POST", r"/v1/checkout/sessions", "stripe.params.checkout", "SessionCreateParams"),
+)
+"""Which of the SDK's generated parameter types (``stripe/params``) each request must
+fit: a parameter Stripe does not know is refused, as Stripe refuses it."""
+
+
+def _known_parameters(method: str, path: str) -> frozenset[str] | None:
+    import importlib
+
+    for verb, pattern, module, name in PARAMS:
+        if verb == method and re.fullmatch(pattern, path):
+            spec = getattr(importlib.import_module(module), name)
+            return frozenset(spec.__annotations__)
+    return None
 
 
 def sign_payload(payload: bytes, secret: str, timestamp: int) -> str:
@@ -133,6 +164,8 @@ class FakeStripe:
         self.idempotent: dict[tuple[str, str], tuple[str, int, dict[str, Any]]] = {}
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self.hang_after_recording = 0.0
+        self.rate_limit_next = 0
+        """Answer this many of the next API requests with 429, as Stripe does when busy."""
         self.tax_percent = 0
         """Stripe Tax's rate for invoices with automatic_tax (0: Stripe Tax not set up)."""
         self.sent_invoices: list[str] = []
@@ -308,6 +341,14 @@ class FakeStripe:
             account = params.get("stripe_user_id", "")
             self.accounts.pop(account, None)
             return 200, {"stripe_user_id": account}, None
+        if self.rate_limit_next > 0:
+            self.rate_limit_next -= 1
+            raise _error(
+                429,
+                "invalid_request_error",
+                "Too many requests made to the API too quickly.",
+                code="rate_limit",
+            )
         account = headers.get("stripe-account", "")
         if account not in self.accounts:
             raise _error(
@@ -372,6 +413,16 @@ class FakeStripe:
     async def _api(
         self, method: str, path: str, params: dict[str, Any], account: str
     ) -> tuple[int, dict[str, Any]]:
+        known = _known_parameters(method, path)
+        for name in params:
+            if known is not None and name not in known:
+                raise _error(
+                    400,
+                    "invalid_request_error",
+                    f"Received unknown parameter: {name}",
+                    code="parameter_unknown",
+                    param=name,
+                )
         objects = self.store(account)
         parts = path.strip("/").split("/")
         if parts[:2] == ["v1", "customers"]:

@@ -391,3 +391,23 @@ async def test_invoicing_via_stripe_when_the_card_is_declined(
     assert invoice["status"] == "failed" and attempt["failure_code"] == "expired_card"
     (stripe_invoice,) = [o for o in fake.store(account).values() if o["object"] == "invoice"]
     assert stripe_invoice["status"] == "open" and stripe_invoice["attempt_count"] == 1
+
+
+async def test_rate_limits_are_waited_out_and_unknown_parameters_refused(
+    world: World, fake: FakeStripe
+) -> None:
+    import stripe
+
+    account = await on_stripe(world, fake)
+    await world.at(FINALIZED)
+    fake.rate_limit_next = 2  # Stripe is busy: two 429s, then it answers
+    await world.at(CHARGED)
+    invoice = await world.invoice()
+    assert invoice["status"] == "paid" and len(invoice["payment_attempts"]) == 1
+    assert len(fake.payment_intents(account)) == 1
+    client: Any = stripe_client(world.plugins.context("stripe"))
+    with pytest.raises(stripe.InvalidRequestError) as refused:
+        await client.v1.customers.create_async(
+            {"name": "x", "favourite_colour": "blue"}, {"stripe_account": account}
+        )
+    assert refused.value.code == "parameter_unknown"

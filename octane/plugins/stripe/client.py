@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from octane.core.errors import ConflictError, PluginError
 from octane.core.plugin_context import PluginContext
@@ -17,9 +18,12 @@ from octane.core.provider_accounts import find_account
 if TYPE_CHECKING:
     import stripe
 
-__all__ = ["PROVIDER", "connected_account", "stripe_client"]
+__all__ = ["PROVIDER", "connected_account", "retrying_rate_limits", "stripe_client"]
 
+T = TypeVar("T")
 PROVIDER = "stripe"
+RATE_LIMIT_WAITS = (0.5, 1.0, 2.0)
+"""Seconds to wait before each retry of a request Stripe refused with 429."""
 TIMEOUT_SECONDS = 20.0
 
 
@@ -76,3 +80,19 @@ async def connected_account(vendor_id: str) -> str:
             code="stripe_not_connected",
         )
     return str(account["account_id"])
+
+
+async def retrying_rate_limits(call: Callable[[], Awaitable[T]]) -> T:
+    """Run ``call``, waiting and trying again while Stripe answers 429 (rate limited).
+
+    Safe because every POST carries an idempotency key: a retried request that Stripe
+    did run returns its first answer. After the last wait the RateLimitError is raised.
+    """
+    import stripe
+
+    for wait in RATE_LIMIT_WAITS:
+        try:
+            return await call()
+        except stripe.RateLimitError:
+            await asyncio.sleep(wait)
+    return await call()

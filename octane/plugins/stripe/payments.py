@@ -21,7 +21,7 @@ from octane.core.contracts import (
 from octane.core.errors import ConflictError
 from octane.core.invoices import get_invoice_row
 from octane.core.plugin_context import PluginContext
-from octane.plugins.stripe.client import connected_account, stripe_client
+from octane.plugins.stripe.client import connected_account, retrying_rate_limits, stripe_client
 from octane.plugins.stripe.customers import ensure_customer
 
 __all__ = [
@@ -120,7 +120,9 @@ async def collect(
     invoice = await get_invoice_row(vendor.id, attempt.invoice_id)
     if invoice["provider_invoice_id"]:  # Stripe invoiced: pay Stripe's invoice instead
         return await _pay_invoice(client, account, str(invoice["provider_invoice_id"]), attempt)
-    try:
+
+    async def charge() -> PaymentResult:
+        """Every step is idempotent (a GET, or a POST with a key): safe to run again."""
         stripe_customer = await ensure_customer(client, account, customer)
         record = await client.v1.customers.retrieve_async(stripe_customer, None, options)
         settings = record.invoice_settings
@@ -131,19 +133,23 @@ async def collect(
                 failure_code=FailureCode.NO_PAYMENT_METHOD,
                 failure_message="Stripe: the customer has no saved payment method.",
             )
+        params: Any = {
+            "amount": attempt.amount,
+            "currency": attempt.currency.lower(),
+            "customer": stripe_customer,
+            "payment_method": method if isinstance(method, str) else method.id,
+            "confirm": True,
+            "off_session": True,
+            "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
+            "metadata": {"octane_attempt": attempt.id, "octane_invoice": attempt.invoice_id},
+        }
         intent = await client.v1.payment_intents.create_async(
-            {
-                "amount": attempt.amount,
-                "currency": attempt.currency.lower(),
-                "customer": stripe_customer,
-                "payment_method": method if isinstance(method, str) else method.id,
-                "confirm": True,
-                "off_session": True,
-                "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
-                "metadata": {"octane_attempt": attempt.id, "octane_invoice": attempt.invoice_id},
-            },
-            {"stripe_account": account, "idempotency_key": attempt.idempotency_key},
+            params, {"stripe_account": account, "idempotency_key": attempt.idempotency_key}
         )
+        return result_from_intent(intent)
+
+    try:
+        return await retrying_rate_limits(charge)
     except stripe.CardError as error:
         intent_id = getattr(getattr(error.error, "payment_intent", None), "id", None)
         return declined(error, intent_id)
@@ -155,7 +161,6 @@ async def collect(
             failure_code=FailureCode.PROVIDER_ERROR,
             failure_message=f"Stripe: {error.user_message or str(error)}",
         )
-    return result_from_intent(intent)
 
 
 def _from_invoice(stripe_invoice: Any) -> PaymentResult:
@@ -176,10 +181,12 @@ async def _pay_invoice(
     import stripe
 
     try:
-        paid = await client.v1.invoices.pay_async(
-            stripe_invoice_id,
-            {"off_session": True},
-            {"stripe_account": account, "idempotency_key": attempt.idempotency_key},
+        paid = await retrying_rate_limits(
+            lambda: client.v1.invoices.pay_async(
+                stripe_invoice_id,
+                {"off_session": True},
+                {"stripe_account": account, "idempotency_key": attempt.idempotency_key},
+            )
         )
     except stripe.CardError as error:
         return declined(error, stripe_invoice_id)
