@@ -19,7 +19,12 @@ from octane.core.store.engine import write_transaction
 from octane.core.store.tables import Invoice, InvoiceLine, LedgerEntry
 from octane.core.timeline import record
 
-__all__ = ["PAYABLE", "record_provider_invoice", "record_provider_payment"]
+__all__ = [
+    "PAYABLE",
+    "record_provider_invoice",
+    "record_provider_payment",
+    "record_provider_refund",
+]
 
 PAYABLE = ("finalized", "delivered", "collecting", "failed", "uncollectible")
 """The states from which a payment the provider reports settles the invoice."""
@@ -142,3 +147,55 @@ async def record_provider_payment(
                 amount=due,
             )
     return paid
+
+
+async def record_provider_refund(
+    vendor_id: str,
+    invoice_id: str,
+    *,
+    provider: str,
+    charge: str,
+    refunded_total: int,
+    at: datetime,
+) -> int:
+    """The provider refunded (part of) a payment of the invoice: ``refunded_total`` is all
+    that was refunded of ``charge`` so far (providers report the running total). The part
+    not recorded yet becomes a ``refund`` ledger entry and lowers the amount paid; returns
+    it (0 when a repeated or out-of-order event brings nothing new)."""
+    source = f"{provider}:refund:{charge}"
+    async with write_transaction():
+        invoice = await get_invoice_row(vendor_id, invoice_id)
+        recorded = await LedgerEntry.select(LedgerEntry.amount).where(
+            (LedgerEntry.invoice == invoice_id) & (LedgerEntry.source_ref == source)
+        )
+        new = refunded_total - sum(int(row["amount"]) for row in recorded)
+        if new <= 0:
+            return 0
+        await LedgerEntry.insert(
+            LedgerEntry(
+                vendor=vendor_id,
+                customer=invoice["customer"],
+                cycle=invoice["cycle"],
+                invoice=invoice_id,
+                kind="refund",
+                amount=new,
+                currency=invoice["currency"],
+                description=f"Refunded through {provider} ({charge})",
+                source_ref=source,
+                effective_at=at,
+                created_at=at,
+            )
+        )
+        await Invoice.update({Invoice.amount_paid: max(invoice["amount_paid"] - new, 0)}).where(
+            Invoice.id == invoice_id
+        )
+        await record(
+            vendor_id,
+            "payment.refunded",
+            invoice_id,
+            at=at,
+            actor=provider,
+            charge=charge,
+            amount=new,
+        )
+    return new

@@ -13,7 +13,7 @@ from datetime import datetime
 from octane.core.store.engine import is_unique_violation
 from octane.core.store.tables import WebhookEvent
 
-__all__ = ["event_status", "finish_event", "record_event"]
+__all__ = ["event_status", "finish_event", "last_event", "record_event"]
 
 
 async def record_event(
@@ -57,3 +57,14 @@ async def event_status(provider: str, event_id: str) -> str | None:
         .first()
     )
     return str(row["status"]) if row else None
+
+
+async def last_event(vendor_id: str, provider: str) -> dict[str, object] | None:
+    """The vendor's latest event from ``provider`` (webhook health, for the portal)."""
+    row = await (
+        WebhookEvent.select(WebhookEvent.event_type, WebhookEvent.status, WebhookEvent.received_at)
+        .where((WebhookEvent.vendor == vendor_id) & (WebhookEvent.provider == provider))
+        .order_by(WebhookEvent.id, ascending=False)
+        .first()
+    )
+    return dict(row) if row else None

@@ -252,6 +252,28 @@ class FakeStripe:
         session.update(status="complete", setup_intent=intent["id"])
         return session
 
+    def refund(self, account: str, intent_id: str, amount: int) -> dict[str, Any]:
+        """The vendor refunded ``amount`` of a payment in Stripe's dashboard: the charge as
+        a ``charge.refunded`` event carries it (``amount_refunded`` is the running total)."""
+        objects = self.store(account)
+        intent = objects[intent_id]
+        charge = objects.get(intent["latest_charge"]) or self._shaped(
+            "charge",
+            id=intent["latest_charge"],
+            amount=intent["amount"],
+            amount_captured=intent["amount"],
+            amount_refunded=0,
+            currency=intent["currency"],
+            customer=intent["customer"],
+            payment_intent=intent["id"],
+            paid=True,
+            status="succeeded",
+        )
+        charge["amount_refunded"] = min(charge["amount_refunded"] + amount, charge["amount"])
+        charge["refunded"] = charge["amount_refunded"] == charge["amount"]
+        objects[charge["id"]] = charge
+        return charge
+
     def payment_intents(self, account: str) -> list[dict[str, Any]]:
         return [o for o in self.store(account).values() if o["object"] == "payment_intent"]
 

@@ -75,6 +75,14 @@ async def test_connect_with_stripe_from_the_portal(
         assert account is not None and account["account_id"] in fake.accounts
         panel = await client.get(f"{PANEL}/panel", headers={"HX-Request": "true"})
         assert account["account_id"] in panel.text and "Disconnect Stripe" in panel.text
+        assert "No event received from Stripe yet" in panel.text
+        event = fake.event("customer.updated", {"id": "cus_x"}, account=account["account_id"])
+        payload, signature = fake.signed(event)
+        await client.post(
+            "/webhooks/stripe", content=payload, headers={"Stripe-Signature": signature}
+        )
+        panel = await client.get(f"{PANEL}/panel", headers={"HX-Request": "true"})
+        assert "Last event from Stripe: <strong>customer.updated</strong>" in panel.text
 
         tax = await client.post(f"{PANEL}/settings", data={"automatic_tax": "on"}, headers=post)
         assert tax.status_code == 200 and "Stripe Tax is on." in tax.text

@@ -411,3 +411,33 @@ async def test_rate_limits_are_waited_out_and_unknown_parameters_refused(
             {"name": "x", "favourite_colour": "blue"}, {"stripe_account": account}
         )
     assert refused.value.code == "parameter_unknown"
+
+
+async def test_a_refund_in_stripe_is_recorded_in_the_ledger_once(
+    world: World, fake: FakeStripe
+) -> None:
+    account = await on_stripe(world, fake)
+    await world.at(FINALIZED)
+    await world.at(CHARGED)
+    invoice = await world.invoice()
+    (intent,) = fake.payment_intents(account)
+    partial = fake.event(
+        "charge.refunded", fake.refund(account, intent["id"], 500), account=account
+    )
+    assert (await _webhook(world, *fake.signed(partial))).json()["status"] == "processed"
+    again = fake.event("charge.refunded", fake.refund(account, intent["id"], 0), account=account)
+    await _webhook(world, *fake.signed(again))  # another event, nothing new refunded
+    refunds = await LedgerEntry.select().where(
+        (LedgerEntry.invoice == invoice["id"]) & (LedgerEntry.kind == "refund")
+    )
+    assert [r["amount"] for r in refunds] == [500]
+    rest = invoice["total"] - 500
+    full = fake.event("charge.refunded", fake.refund(account, intent["id"], rest), account=account)
+    await _webhook(world, *fake.signed(full))
+    refunds = await LedgerEntry.select().where(
+        (LedgerEntry.invoice == invoice["id"]) & (LedgerEntry.kind == "refund")
+    )
+    assert [r["amount"] for r in refunds] == [500, rest]
+    after = await world.invoice()
+    assert after["amount_paid"] == 0
+    assert [e["action"] for e in after["timeline"]].count("payment.refunded") == 2

@@ -16,7 +16,7 @@ from octane.core.collection import apply_result
 from octane.core.errors import BadRequestError, ValidationError
 from octane.core.plugins import PluginHost
 from octane.core.provider_accounts import disconnect_account, vendor_of_account
-from octane.core.provider_invoices import record_provider_payment
+from octane.core.provider_invoices import record_provider_payment, record_provider_refund
 from octane.core.store.tables import Invoice, PaymentAttempt
 from octane.core.webhooks import finish_event, record_event
 from octane.plugins.stripe.client import PROVIDER
@@ -109,6 +109,27 @@ async def _apply(plugins: PluginHost, vendor_id: str, event: Any) -> str:
         clock = await vendor_clock(vendor_id)
         await record_provider_payment(
             vendor_id, invoice_id, provider=PROVIDER, reference=str(obj.id), at=clock.now()
+        )
+        return "processed"
+    if event.type == "charge.refunded":
+        attempt = await (
+            PaymentAttempt.select(PaymentAttempt.invoice)
+            .where(
+                (PaymentAttempt.vendor == vendor_id)
+                & (PaymentAttempt.provider_reference == obj.payment_intent)
+            )
+            .first()
+        )
+        if attempt is None or not obj.payment_intent:
+            return "ignored"  # not a payment Octane collected
+        clock = await vendor_clock(vendor_id)
+        await record_provider_refund(
+            vendor_id,
+            str(attempt["invoice"]),
+            provider=PROVIDER,
+            charge=str(obj.id),
+            refunded_total=int(obj.amount_refunded),
+            at=clock.now(),
         )
         return "processed"
     if event.type in ("payment_intent.succeeded", "payment_intent.payment_failed"):

@@ -15,6 +15,7 @@ from litestar.response import Redirect, Template
 
 from octane.core.errors import OctaneError
 from octane.core.provider_accounts import find_account, set_account_details
+from octane.core.webhooks import last_event
 from octane.web.portal.forms import FormErrors
 from octane.web.portal.render import is_htmx, render
 from octane.web.portal.session import Portal, runtime_of
@@ -35,6 +36,8 @@ class StripePortalController(Controller):
         notice: str = "",
         status_code: int = 200,
     ) -> Template:
+        from octane.plugins.stripe.routes import base_url
+
         account = await find_account(portal.vendor_id, "stripe")
         connected = bool(account and account["status"] == "connected")
         return render(
@@ -47,6 +50,8 @@ class StripePortalController(Controller):
                 "automatic_tax": bool(account and (account["details"] or {}).get("automatic_tax")),
                 "errors": errors or FormErrors(),
                 "notice": notice,
+                "last_event": await last_event(portal.vendor_id, "stripe"),
+                "webhook_url": f"{base_url(request)}/webhooks/stripe",
             },
             status_code=status_code,
         )
