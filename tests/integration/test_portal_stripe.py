@@ -110,3 +110,28 @@ async def test_a_missing_platform_setting_shows_inline(
         )
         assert response.status_code == 422 and 'id="connect-error"' in response.text
         assert "connect_client_id is not set" in response.text
+
+
+async def test_a_card_link_from_the_customer_page(
+    db_url: str, tmp_path: Path, fake: FakeStripe
+) -> None:
+    from octane.core.clock import utc
+    from octane.core.provider_accounts import connect_account
+    from tests.portal import billing_vendor
+
+    async with _client(db_url, tmp_path, fake) as client:
+        vendor, email = await billing_vendor()
+        await login(client, email)
+        page = await client.get("/portal/customers/acme")
+        assert "Card link (Stripe)" in page.text
+        csrf = await page_csrf(client, "/portal/customers/acme")
+        post = {"HX-Request": "true", "X-CSRF-Token": csrf}
+        refused = await client.post(f"{PANEL}/customers/acme/card-link", headers=post)
+        assert refused.status_code == 409 and 'id="card-link-error"' in refused.text
+        await connect_account(
+            vendor, "stripe", account_id=fake.connect_account(), at=utc(2026, 1, 1)
+        )
+        made = await client.post(f"{PANEL}/customers/acme/card-link", headers=post)
+        assert made.status_code == 200 and f"{fake.url}/c/setup/cs_test_" in made.text
+        missing = await client.post(f"{PANEL}/customers/nobody/card-link", headers=post)
+        assert missing.status_code == 404

@@ -11,10 +11,13 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
+from octane.core.customers import get_customer_row
 from octane.core.errors import OctaneError
 from octane.core.provider_accounts import find_account, set_account_details
+from octane.core.views import customer_view_by_id
 from octane.core.webhooks import last_event
 from octane.web.portal.forms import FormErrors
 from octane.web.portal.render import is_htmx, render
@@ -110,6 +113,37 @@ class StripePortalController(Controller):
         await set_account_details(portal.vendor_id, "stripe", {"automatic_tax": enabled})
         notice = "Stripe Tax is on." if enabled else "Stripe Tax is off."
         return await self._panel(request, portal, notice=notice)
+
+    @post("/customers/{name:str}/card-link", status_code=200)
+    async def card_link(
+        self,
+        request: Request[Any, Any, Any],
+        portal: NamedDependency[Portal],
+        name: FromPath[str],
+    ) -> Template:
+        from octane.plugins.stripe.cards import card_setup_link
+        from octane.plugins.stripe.routes import base_url
+
+        row = await get_customer_row(portal.vendor_id, name)  # another vendor's: 404
+        customer, _ = await customer_view_by_id(str(row["id"]))
+        link, error = "", ""
+        try:
+            made = await card_setup_link(
+                runtime_of(request).plugins.context("stripe"),
+                portal.vendor_id,
+                customer,
+                return_url=f"{base_url(request)}/portal/customers/{name}",
+            )
+            link = str(made["url"])
+        except OctaneError as exc:
+            error = exc.message
+        return render(
+            request,
+            portal,
+            "stripe/_customer_payment.html",
+            {"customer": customer, "card_link": link, "card_link_error": error},
+            status_code=200 if link else 409,
+        )
 
 
 def _real_now() -> Any:

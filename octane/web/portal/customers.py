@@ -123,6 +123,7 @@ class CustomerPages(Controller):
                 "coupon_errors": coupon_errors or FormErrors(),
                 "coupon_values": coupon_values or {},
                 "coupon_notice": coupon_notice,
+                "active_plugins": runtime_of(request).plugins.active,
             },
             partial=partial,
             status_code=status_code,
