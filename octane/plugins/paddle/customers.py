@@ -57,6 +57,7 @@ async def ensure_customer(api: PaddleApi, customer: CustomerView) -> PaddleCusto
     """The customer's Paddle ids, creating what is missing."""
     ids = customer.provider_ids
     customer_id = ids.get(PROVIDER)
+    fresh = False  # created just now: it has no addresses or businesses to look up
     if not customer_id:
         if not customer.email:
             raise SetupError(
@@ -72,7 +73,7 @@ async def ensure_customer(api: PaddleApi, customer: CustomerView) -> PaddleCusto
                     "custom_data": {"octane_customer": customer.id},
                 },
             )
-            customer_id = str(created["id"])
+            customer_id, fresh = str(created["id"]), True
         except PaddleError as error:
             customer_id = existing_customer_id(error)
             if customer_id is None:
@@ -80,7 +81,11 @@ async def ensure_customer(api: PaddleApi, customer: CustomerView) -> PaddleCusto
         await set_provider_id(customer.id, PROVIDER, customer_id)
     address_id = ids.get("paddle_address")
     if not address_id and (body := _address_body(customer)):
-        existing = await api.list_all(f"/customers/{customer_id}/addresses", {"status": "active"})
+        existing = (
+            []
+            if fresh
+            else await api.list_all(f"/customers/{customer_id}/addresses", {"status": "active"})
+        )
         match = [a for a in existing if a.get("country_code") == body["country_code"]]
         if match:
             address_id = str(match[0]["id"])
@@ -97,7 +102,11 @@ async def ensure_customer(api: PaddleApi, customer: CustomerView) -> PaddleCusto
     paddle_config = customer.payment_config.get(PROVIDER) or {}
     tax_identifier = paddle_config.get("tax_identifier")
     if not business_id and tax_identifier:
-        existing = await api.list_all(f"/customers/{customer_id}/businesses", {"status": "active"})
+        existing = (
+            []
+            if fresh
+            else await api.list_all(f"/customers/{customer_id}/businesses", {"status": "active"})
+        )
         match = [b for b in existing if b.get("tax_identifier") == tax_identifier]
         if match:
             business_id = str(match[0]["id"])
