@@ -16,6 +16,7 @@ import pytest
 
 from octane.core.clock import utc
 from octane.core.clocks import vendor_clock
+from octane.core.credit_grants import grant_credit
 from octane.core.customers import create_customer, get_customer_row, update_customer
 from octane.core.errors import BadRequestError
 from octane.core.metering import ingest
@@ -243,6 +244,26 @@ async def test_invoicing_via_paddle_copies_tax_stores_the_pdf_and_sends_no_email
         (LedgerEntry.invoice == invoice["id"]) & (LedgerEntry.kind == "payment")
     )
     assert [p["amount"] for p in payments] == [-invoice["total"]]
+
+
+async def test_credits_go_to_paddle_as_one_net_item(world: World, fake: FakePaddle) -> None:
+    """Paddle refuses negative prices: with a credit drawn, the lines go as one item."""
+    await on_paddle(world, fake, subscription=False)
+    await update_invoice_settings(
+        world.vendor,
+        {"invoicing_via_provider": True, "auto_charge": False},
+        providers=world.plugins.payment_providers,
+        channels=world.plugins.delivery_channels,
+    )
+    clock = await vendor_clock(world.vendor)
+    await grant_credit(world.vendor, "globex", amount="5", currency="USD", clock=clock)
+    await world.at(FINALIZED)
+    invoice = await world.invoice()
+    (transaction,) = fake.transactions.values()
+    (item,) = transaction["items"]
+    assert item["price"]["unit_price"]["amount"] == str(invoice["total"])
+    assert "less" in item["price"]["description"]
+    assert invoice["total"] == int(transaction["details"]["totals"]["grand_total"])
 
 
 async def test_a_paddle_invoice_needs_a_supported_currency(world: World, fake: FakePaddle) -> None:

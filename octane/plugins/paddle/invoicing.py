@@ -73,6 +73,8 @@ def items_for(invoice: InvoiceView) -> list[dict[str, Any]]:
             _item(text, amount, invoice.currency, kind) for text, amount, kind in lines if amount
         ]
     net = sum(amount for _, amount, _ in lines)
+    if net <= 0:
+        return []  # nothing due: Paddle refuses zero-value invoices
     reductions = ", ".join(f"{text}" for text, amount, _ in lines if amount < 0)
     period = f"{invoice.period_start:%Y-%m-%d} to {invoice.period_end:%Y-%m-%d}"
     text = f"Usage {period}, less {reductions}"
