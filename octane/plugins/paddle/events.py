@@ -1,0 +1,161 @@
+"""Paddle's notifications: verified with the vendor's secret, recorded once, then applied.
+
+Each vendor has its own notification destination at Paddle, pointing at
+``/webhooks/paddle/{vendor id}`` and signed with that destination's secret. The
+``Paddle-Signature`` header (``ts=<unix>;h1=<hex>``, several ``h1`` while a secret is
+rotated) is checked on the raw body in constant time, with 5 s of tolerance on the
+timestamp as Paddle's SDKs do; a bad or stale signature is a 400 and nothing is
+recorded. A notification for an unknown or disconnected vendor is acknowledged and
+ignored (it cannot be verified, so it is not stored either). Each ``event_id`` is
+recorded once: a replay is acknowledged and changes nothing, and outcomes are applied
+with guarded updates, so events arriving out of order settle an invoice once.
+
+Applied: ``transaction.paid`` / ``transaction.completed`` settle our invoice (a Paddle
+invoice paid, or a subscription charge succeeding), ``transaction.payment_failed`` /
+``transaction.past_due`` fail the charge attempt they carry. Other types are recorded
+as ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from octane.core.clocks import SYSTEM_CLOCK, vendor_clock
+from octane.core.collection import apply_result
+from octane.core.errors import BadRequestError, ConflictError, PluginError
+from octane.core.plugins import PluginHost
+from octane.core.provider_invoices import record_provider_payment
+from octane.core.store.tables import Invoice, PaymentAttempt
+from octane.core.webhooks import finish_event, record_event
+from octane.plugins.paddle.client import PROVIDER
+from octane.plugins.paddle.connection import load_connection
+from octane.plugins.paddle.payments import result_from_transaction
+
+__all__ = ["TOLERANCE_SECONDS", "receive", "verify"]
+
+log = logging.getLogger("octane.paddle")
+TOLERANCE_SECONDS = 5
+
+
+def verify(payload: bytes, header: str, secret: str, *, now: datetime) -> None:
+    """Raise BadRequestError unless ``header`` signs ``payload`` with ``secret`` recently."""
+    parts: dict[str, list[str]] = {}
+    for piece in header.split(";"):
+        key, _, value = piece.strip().partition("=")
+        parts.setdefault(key, []).append(value)
+    try:
+        ts = int(parts["ts"][0])
+        signatures = parts["h1"]
+    except (KeyError, ValueError):
+        raise BadRequestError(
+            "The Paddle-Signature header is missing or malformed (ts=...;h1=...).",
+            code="invalid_signature",
+            field="Paddle-Signature",
+        ) from None
+    expected = hmac.new(secret.encode(), f"{ts}:".encode() + payload, hashlib.sha256).hexdigest()
+    if not any(hmac.compare_digest(expected, candidate) for candidate in signatures):
+        raise BadRequestError(
+            "The Paddle-Signature header does not verify with this vendor's webhook secret.",
+            code="invalid_signature",
+            field="Paddle-Signature",
+        )
+    if abs(now.timestamp() - ts) > TOLERANCE_SECONDS:
+        raise BadRequestError(
+            f"The Paddle-Signature timestamp is more than {TOLERANCE_SECONDS} s away from now "
+            "(a replayed or delayed notification).",
+            code="stale_signature",
+            field="Paddle-Signature",
+        )
+
+
+async def receive(
+    plugins: PluginHost, vendor_id: str, payload: bytes, signature: str
+) -> dict[str, Any]:
+    """Verify, record and apply one notification; what happened, for the response."""
+    context = plugins.context(PROVIDER)
+    try:
+        connection = await load_connection(context, vendor_id)
+    except (ConflictError, PluginError):
+        log.warning("Paddle notification for unknown vendor %s ignored", vendor_id)
+        return {"received": True, "ignored": "unknown vendor"}
+    now = SYSTEM_CLOCK.now()
+    verify(payload, signature, connection.webhook_secret, now=now)
+    try:
+        event = json.loads(payload)
+        event_id, event_type = str(event["event_id"]), str(event["event_type"])
+        data = event["data"]
+    except (ValueError, KeyError, TypeError):
+        raise BadRequestError("The body is not a Paddle notification.", field="body") from None
+    row = await record_event(
+        provider=PROVIDER,
+        event_id=event_id,
+        event_type=event_type,
+        payload=payload.decode(),
+        vendor_id=vendor_id,
+        at=now,
+    )
+    if row is None:
+        return {"received": True, "duplicate": True}
+    try:
+        outcome = await _apply(plugins, vendor_id, event_type, data)
+    except Exception as exc:
+        await finish_event(row, "failed", at=now, error=f"{type(exc).__name__}: {exc}")
+        raise
+    await finish_event(row, outcome, at=now)
+    return {"received": True, "status": outcome}
+
+
+def _custom(data: dict[str, Any], key: str) -> str | None:
+    value = (data.get("custom_data") or {}).get(key)
+    if value:
+        return str(value)
+    for item in data.get("items") or []:
+        value = ((item.get("price") or {}).get("custom_data") or {}).get(key)
+        if value:
+            return str(value)
+    return None
+
+
+async def _apply(plugins: PluginHost, vendor_id: str, event_type: str, data: Any) -> str:
+    if not isinstance(data, dict) or not event_type.startswith("transaction."):
+        return "ignored"
+    attempt_id = _custom(data, "octane_attempt")
+    if attempt_id:  # a subscription charge Octane made
+        attempt = await (
+            PaymentAttempt.select(PaymentAttempt.id)
+            .where((PaymentAttempt.id == attempt_id) & (PaymentAttempt.vendor == vendor_id))
+            .first()
+        )
+        if attempt is None or event_type not in (
+            "transaction.paid",
+            "transaction.completed",
+            "transaction.payment_failed",
+            "transaction.past_due",
+        ):
+            return "ignored"
+        result = result_from_transaction(data)
+        if event_type == "transaction.payment_failed" and result.status.value == "pending":
+            return "ignored"  # a failed try Paddle retries itself; wait for the outcome
+        clock = await vendor_clock(vendor_id)
+        await apply_result(plugins, vendor_id, attempt_id, result, clock=clock)
+        return "processed"
+    invoice_id = _custom(data, "octane_invoice")
+    if not invoice_id or event_type not in ("transaction.paid", "transaction.completed"):
+        return "ignored"
+    owned = await (
+        Invoice.select(Invoice.id)
+        .where((Invoice.id == invoice_id) & (Invoice.vendor == vendor_id))
+        .first()
+    )
+    if owned is None:
+        return "ignored"
+    clock = await vendor_clock(vendor_id)
+    await record_provider_payment(
+        vendor_id, invoice_id, provider=PROVIDER, reference=str(data.get("id")), at=clock.now()
+    )
+    return "processed"
