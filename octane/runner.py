@@ -90,15 +90,22 @@ class _RunningWorker:
 async def _start_worker(runtime: Octane) -> _RunningWorker:
     handle = await connect_queue(runtime.config.redis_url, runtime.config.data_path())
     runtime.state["queue"] = handle.queue
-    plugin_jobs = [
-        (job.name, job.function) for _, job in runtime.plugins.call_registration("register_jobs")
+    specs = [job for _, job in runtime.plugins.call_registration("register_jobs")]
+    plugin_jobs = [(job.name, job.function) for job in specs]
+    plugin_crons = [
+        CronJob(job.function, cron=job.cron, timeout=job.timeout, retries=job.retries)
+        for job in specs
+        if job.cron
     ]
     worker = make_worker(
         handle.queue,
         concurrency=runtime.config.worker.concurrency,
         context={"octane": runtime, "queue": handle.queue, "sweepers": [lifecycle_sweeper]},
         functions=[("accrue_revenue", accrue_revenue), *LIFECYCLE_JOBS, *plugin_jobs],
-        cron_jobs=[CronJob(accrue_revenue, cron="0 * * * *", timeout=900, retries=3)],
+        cron_jobs=[
+            CronJob(accrue_revenue, cron="0 * * * *", timeout=900, retries=3),
+            *plugin_crons,
+        ],
         sweep_cron=sweep_cron(runtime.config.worker.sweep_seconds),
     )
     return _RunningWorker(handle, worker, runtime)

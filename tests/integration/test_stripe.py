@@ -441,3 +441,65 @@ async def test_a_refund_in_stripe_is_recorded_in_the_ledger_once(
     after = await world.invoice()
     assert after["amount_paid"] == 0
     assert [e["action"] for e in after["timeline"]].count("payment.refunded") == 2
+
+
+async def test_webhooks_are_applied_by_a_job_and_lost_jobs_by_the_sweep(
+    world: World, fake: FakeStripe
+) -> None:
+    import tempfile
+
+    from octane.core.jobs import make_worker
+    from octane.core.queue import connect_queue
+    from octane.core.webhooks import event_status
+    from octane.plugins.stripe.events import process_event_job, process_pending_job, receive
+
+    account = await on_stripe(world, fake)
+    await world.at(FINALIZED)
+    fake.hang_after_recording = 3.0
+    await world.at(CHARGED)  # the answer is lost: the attempt is unknown
+    (intent,) = fake.payment_intents(account)
+    event = fake.event("payment_intent.succeeded", intent, account=account)
+    with tempfile.TemporaryDirectory(prefix="oq-", dir="/tmp") as folder:
+        handle = await connect_queue(None, Path(folder))
+        try:
+            answer = await receive(world.plugins, *fake.signed(event), queue=handle.queue)
+            assert answer == {"received": True, "queued": True}
+            assert (await world.invoice())["status"] != "paid"  # answered before applying
+            worker = make_worker(
+                handle.queue,
+                context={"octane": world.runtime},
+                functions=[("stripe:process_event", process_event_job)],
+            )
+            task = asyncio.create_task(worker.start())
+            for _ in range(200):
+                if await event_status("stripe", event["id"]) == "processed":
+                    break
+                await asyncio.sleep(0.05)
+            await worker.stop()
+            task.cancel()
+        finally:
+            await handle.aclose()
+    assert (await world.invoice())["status"] == "paid"
+
+    # A job that never ran: the event waits as received; the sweep applies it a minute on.
+    revoked = fake.event(
+        "account.application.deauthorized",
+        {"id": "ca_test", "object": "application"},
+        account=account,
+    )
+    payload, _ = fake.signed(revoked)
+    await WebhookEvent.insert(
+        WebhookEvent(
+            vendor=world.vendor,
+            provider="stripe",
+            event_id=revoked["id"],
+            event_type=revoked["type"],
+            payload=payload.decode(),
+            received_at=utc(2020, 1, 1),
+        )
+    )
+    assert await process_pending_job({"octane": world.runtime}) == 1
+    assert await event_status("stripe", revoked["id"]) == "processed"
+    assert await process_pending_job({"octane": world.runtime}) == 0
+    status = (await world.client.get("/api/v1/stripe/account", headers=world.headers)).json()
+    assert status["connected"] is False

@@ -39,6 +39,7 @@ from octane.core.contracts import (
     DeliveryResult,
     DeliveryStatus,
     InvoiceView,
+    JobSpec,
     Notification,
     PaymentProviderInfo,
     PaymentResult,
@@ -56,6 +57,7 @@ __all__ = [
     "plugin_config_schema",
     "reconcile_payment",
     "register_delivery_channels",
+    "register_jobs",
     "register_payment_providers",
     "register_routes",
     "register_settings_panels",
@@ -153,6 +155,16 @@ def register_routes() -> list[Any]:
     from octane.plugins.stripe.routes import StripeApiController, StripePublicController
 
     return [StripeApiController, StripePublicController, StripePortalController]
+
+
+@hookimpl
+def register_jobs() -> list[JobSpec]:
+    from octane.plugins.stripe.events import process_event_job, process_pending_job
+
+    return [
+        JobSpec(name="stripe:process_event", function=process_event_job),
+        JobSpec(name="stripe:process_pending", function=process_pending_job, cron="* * * * *"),
+    ]
 
 
 @hookimpl

@@ -3,29 +3,46 @@
 Stripe delivers at least once and in any order. The signature is checked on the raw
 body first (bad or stale: 400, nothing recorded); the event is then recorded by id,
 so a replay is acknowledged and changes nothing; events for an account no vendor has
-connected are recorded as ignored.
+connected are recorded as ignored. The request answers at once: a job applies the
+event (inline when there is no queue), and a sweep every minute applies any event
+whose job was lost. Every change an event makes is guarded, so none moves an invoice
+backwards.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import timedelta
 from typing import Any
 
 from octane.core.clocks import SYSTEM_CLOCK, vendor_clock
 from octane.core.collection import apply_result
 from octane.core.errors import BadRequestError, ValidationError
+from octane.core.jobs import enqueue_unique
 from octane.core.plugins import PluginHost
 from octane.core.provider_accounts import disconnect_account, vendor_of_account
 from octane.core.provider_invoices import record_provider_payment, record_provider_refund
-from octane.core.store.tables import Invoice, PaymentAttempt
+from octane.core.store.tables import Invoice, PaymentAttempt, WebhookEvent
 from octane.core.webhooks import finish_event, record_event
 from octane.plugins.stripe.client import PROVIDER
 from octane.plugins.stripe.payments import metadata_value, result_from_intent
 
-__all__ = ["TOLERANCE_SECONDS", "receive"]
+__all__ = [
+    "PROCESS_JOB",
+    "TOLERANCE_SECONDS",
+    "process_event_job",
+    "process_pending_job",
+    "process_recorded",
+    "receive",
+]
 
 log = logging.getLogger("octane.stripe")
 TOLERANCE_SECONDS = 300
+PROCESS_JOB = "stripe:process_event"
+LOST = timedelta(minutes=1)
+"""A recorded event still waiting after this long lost its job: the sweep applies it."""
+STALE_PROCESSING = timedelta(minutes=5)
 
 
 def verify(payload: bytes, signature: str, secret: str) -> Any:
@@ -45,8 +62,11 @@ def verify(payload: bytes, signature: str, secret: str) -> Any:
         raise BadRequestError("The body is not a Stripe event.", field="body") from None
 
 
-async def receive(plugins: PluginHost, payload: bytes, signature: str) -> dict[str, Any]:
-    """Verify, record and apply one event; what happened, for the response."""
+async def receive(
+    plugins: PluginHost, payload: bytes, signature: str, queue: Any = None
+) -> dict[str, Any]:
+    """Verify and record one event, then hand it to a job (``queue``) or, without a queue,
+    apply it now; what happened, for the response."""
     secret = plugins.context(PROVIDER).config.webhook_secret
     if not secret:
         raise ValidationError(
@@ -71,13 +91,71 @@ async def receive(plugins: PluginHost, payload: bytes, signature: str) -> dict[s
         log.warning("Stripe event %s for unknown account %s ignored", event.id, account)
         await finish_event(row, "ignored", at=now, error=f"No vendor has connected {account}.")
         return {"received": True, "ignored": "unknown account"}
+    if queue is not None:
+        await enqueue_unique(queue, PROCESS_JOB, key=f"stripe-event-{row}", row_id=row)
+        return {"received": True, "queued": True}
+    return {"received": True, "status": await process_recorded(plugins, row)}
+
+
+async def process_recorded(plugins: PluginHost, row_id: int) -> str:
+    """Apply a recorded event, once: the run that moves it from ``received`` does it."""
+    import stripe
+
+    now = SYSTEM_CLOCK.now()
+    claimed = await (
+        WebhookEvent.update({WebhookEvent.status: "processing", WebhookEvent.processed_at: now})
+        .where(
+            (WebhookEvent.id == row_id)
+            & (
+                (WebhookEvent.status == "received")
+                | (
+                    (WebhookEvent.status == "processing")
+                    & (WebhookEvent.processed_at < now - STALE_PROCESSING)
+                )
+            )
+        )
+        .returning(WebhookEvent.vendor, WebhookEvent.payload)
+    )
+    if not claimed:
+        return "already handled"
+    event = stripe.StripeObject.construct_from(json.loads(claimed[0]["payload"]), None)
     try:
-        outcome = await _apply(plugins, vendor_id, event)
+        outcome = await _apply(plugins, str(claimed[0]["vendor"]), event)
     except Exception as exc:
-        await finish_event(row, "failed", at=now, error=f"{type(exc).__name__}: {exc}")
+        await finish_event(row_id, "failed", at=now, error=f"{type(exc).__name__}: {exc}")
         raise
-    await finish_event(row, outcome, at=now)
-    return {"received": True, "status": outcome}
+    await finish_event(row_id, outcome, at=now)
+    return outcome
+
+
+async def process_event_job(ctx: dict[str, Any], *, row_id: int) -> str:
+    """The job behind ``POST /webhooks/stripe``."""
+    return await process_recorded(ctx["octane"].plugins, row_id)
+
+
+async def process_pending_job(ctx: dict[str, Any]) -> int:
+    """Every minute: apply events whose job was lost (still ``received`` after a minute,
+    or stuck ``processing``), so a recorded event is never left unapplied."""
+    now = SYSTEM_CLOCK.now()
+    rows = await (
+        WebhookEvent.select(WebhookEvent.id)
+        .where(
+            (WebhookEvent.provider == PROVIDER)
+            & WebhookEvent.vendor.is_not_null()
+            & (
+                ((WebhookEvent.status == "received") & (WebhookEvent.received_at < now - LOST))
+                | (
+                    (WebhookEvent.status == "processing")
+                    & (WebhookEvent.processed_at < now - STALE_PROCESSING)
+                )
+            )
+        )
+        .order_by(WebhookEvent.id)
+        .limit(500)
+    )
+    for row in rows:
+        await process_recorded(ctx["octane"].plugins, int(row["id"]))
+    return len(rows)
 
 
 async def _is_vendors(vendor_id: str, invoice_id: str) -> bool:

@@ -212,4 +212,5 @@ class StripePublicController(Controller):
 
         payload = await request.body()
         signature = request.headers.get("stripe-signature", "")
-        return await receive(request.app.state.octane.plugins, payload, signature)
+        runtime = request.app.state.octane
+        return await receive(runtime.plugins, payload, signature, runtime.state.get("queue"))
