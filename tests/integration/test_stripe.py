@@ -330,9 +330,12 @@ async def test_invoicing_via_stripe_with_stripe_tax_copies_the_tax_back(
     finalized = fake.event("invoice.finalized", stripe_invoice, account=account)
     assert (await _webhook(world, *fake.signed(paid))).json()["status"] == "processed"
     assert (await _webhook(world, *fake.signed(finalized))).json()["status"] == "ignored"
+    voided = fake.event("invoice.voided", {**stripe_invoice, "status": "void"}, account=account)
+    assert (await _webhook(world, *fake.signed(voided))).json()["status"] == "processed"
     assert (await _webhook(world, *fake.signed(paid))).json()["duplicate"] is True
     invoice = await world.invoice()
     assert invoice["status"] == "paid" and invoice["amount_paid"] == invoice["total"]
+    assert "stripe.invoice.voided" in [e["action"] for e in invoice["timeline"]]
     payments = await LedgerEntry.select().where(
         (LedgerEntry.invoice == invoice["id"]) & (LedgerEntry.kind == "payment")
     )

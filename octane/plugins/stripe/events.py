@@ -24,6 +24,7 @@ from octane.core.plugins import PluginHost
 from octane.core.provider_accounts import disconnect_account, vendor_of_account
 from octane.core.provider_invoices import record_provider_payment, record_provider_refund
 from octane.core.store.tables import Invoice, PaymentAttempt, WebhookEvent
+from octane.core.timeline import record
 from octane.core.webhooks import finish_event, record_event
 from octane.plugins.stripe.client import PROVIDER
 from octane.plugins.stripe.payments import metadata_value, result_from_intent
@@ -187,6 +188,22 @@ async def _apply(plugins: PluginHost, vendor_id: str, event: Any) -> str:
         clock = await vendor_clock(vendor_id)
         await record_provider_payment(
             vendor_id, invoice_id, provider=PROVIDER, reference=str(obj.id), at=clock.now()
+        )
+        return "processed"
+    if event.type in ("invoice.voided", "invoice.marked_uncollectible", "invoice.payment_failed"):
+        # Changed in Stripe by the vendor or the customer: shown on our invoice's timeline
+        # for a person to act on; Octane's own state follows its own rules.
+        invoice_id = metadata_value(obj, "octane_invoice")
+        if not invoice_id or not await _is_vendors(vendor_id, invoice_id):
+            return "ignored"
+        clock = await vendor_clock(vendor_id)
+        await record(
+            vendor_id,
+            f"stripe.{event.type}",
+            invoice_id,
+            at=clock.now(),
+            actor=PROVIDER,
+            stripe_invoice=str(obj.id),
         )
         return "processed"
     if event.type == "charge.refunded":
