@@ -43,6 +43,7 @@ import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -620,18 +621,33 @@ class FakeStripe:
             if invoice["status"] != "draft":
                 raise _error(400, "invalid_request_error", "The invoice is not a draft.")
             for line in params.get("lines", []):
+                price = line.get("price_data")
+                quantity = Decimal(line.get("quantity_decimal") or line.get("quantity") or 1)
+                if price:  # Stripe rounds quantity x decimal unit amount to the minor unit
+                    amount = int(
+                        (quantity * Decimal(price["unit_amount_decimal"])).quantize(
+                            Decimal(1), rounding=ROUND_HALF_UP
+                        )
+                    )
+                else:
+                    amount = int(line["amount"])
                 item = self._shaped(
                     "line_item",
                     id=self.new_id("il"),
                     invoice=invoice["id"],
-                    amount=int(line["amount"]),
+                    amount=amount,
                     currency=invoice["currency"],
                     description=line.get("description"),
                     metadata=line.get("metadata", {}),
                     period={k: int(v) for k, v in (line.get("period") or {}).items()}
                     or {"start": invoice["created"], "end": invoice["created"]},
-                    subtotal=int(line["amount"]),
-                    quantity=1,
+                    subtotal=amount,
+                    quantity=int(quantity) if quantity == quantity.to_integral() else None,
+                    quantity_decimal=str(quantity),
+                    pricing={
+                        "type": "price_details",
+                        "unit_amount_decimal": price["unit_amount_decimal"] if price else None,
+                    },
                     discounts=[],
                     discount_amounts=[],
                     taxes=[],

@@ -314,6 +314,8 @@ async def test_invoicing_via_stripe_with_stripe_tax_copies_the_tax_back(
     assert [line["amount"] for line in stripe_invoice["lines"]["data"]] == [
         line["amount"] for line in charges
     ]
+    calls = stripe_invoice["lines"]["data"][0]  # 1,234 calls at $0.05: quantity x unit price
+    assert (calls["quantity_decimal"], calls["pricing"]["unit_amount_decimal"]) == ("1234", "5")
     (tax_line,) = [line for line in invoice["lines"] if line["kind"] == "tax"]
     stripe_tax = stripe_invoice["total_taxes"][0]["amount"]
     assert tax_line["amount"] == stripe_tax and tax_line["source"] == "stripe"
@@ -506,3 +508,32 @@ async def test_webhooks_are_applied_by_a_job_and_lost_jobs_by_the_sweep(
     assert await process_pending_job({"octane": world.runtime}) == 0
     status = (await world.client.get("/api/v1/stripe/account", headers=world.headers)).json()
     assert status["connected"] is False
+
+
+def test_sub_cent_prices_go_to_stripe_as_decimal_unit_amounts() -> None:
+    from decimal import Decimal
+
+    from octane.core.contracts import ChargeLine
+    from octane.plugins.stripe.invoicing import _charge_line
+
+    period = {"start": 0, "end": 1}
+    line = ChargeLine(
+        kind="usage",
+        description="calls: 1234 calls",
+        amount=1543,  # 1,234 x $0.0125 = $15.425, rounded half up
+        quantity=Decimal(1234),
+        unit_price=Decimal("0.0125"),
+        meter="calls",
+    )
+    sent = _charge_line(line, "USD", period)
+    assert sent["price_data"]["unit_amount_decimal"] == "1.25" and "amount" not in sent
+    assert sent["quantity_decimal"] == "1234"
+    included = ChargeLine(
+        kind="usage",
+        description="calls beyond 1,000 included",
+        amount=293,
+        quantity=Decimal(1234),
+        unit_price=Decimal("0.0125"),
+        meter="calls",
+    )
+    assert _charge_line(included, "USD", period)["amount"] == 293  # not quantity x price

@@ -1,8 +1,10 @@
 """Invoicing via Stripe: our finalized invoice becomes a Stripe invoice that Stripe sends.
 
 Used when the vendor's "invoicing via payment provider" is on (the ``stripe`` delivery
-channel). One Stripe invoice line per line of ours, in minor units exactly as we
-computed them, so both invoices add up the same; our invoice id is in its metadata.
+channel). One Stripe invoice line per line of ours, adding up exactly to our figures:
+a priced quantity as quantity and decimal unit price (sub-cent prices included) when
+that reproduces our amount, otherwise the amount in minor units; our invoice id is in
+its metadata.
 With Stripe Tax (``automatic_tax``) Stripe computes the tax: our own tax lines are
 left out, our reductions become one invoice discount (Stripe Tax refuses negative
 lines), and the tax Stripe computed is copied back onto our invoice and ledger. Every
@@ -15,10 +17,17 @@ from __future__ import annotations
 from typing import Any
 
 from octane.core.clocks import vendor_clock
-from octane.core.contracts import CustomerView, DeliveryResult, DeliveryStatus, InvoiceView
+from octane.core.contracts import (
+    ChargeLine,
+    CustomerView,
+    DeliveryResult,
+    DeliveryStatus,
+    InvoiceView,
+)
 from octane.core.errors import ConflictError
 from octane.core.invoice_settings import parse_duration
 from octane.core.invoices import get_invoice_row
+from octane.core.money import get_currency, round_to_minor
 from octane.core.plugin_context import PluginContext
 from octane.core.provider_accounts import find_account
 from octane.core.provider_invoices import record_provider_invoice
@@ -33,21 +42,37 @@ async def automatic_tax_enabled(vendor_id: str) -> bool:
     return bool(account and (account["details"] or {}).get("automatic_tax"))
 
 
+def _charge_line(line: ChargeLine, currency: str, period: dict[str, int]) -> dict[str, Any]:
+    """A charge as a Stripe line. A priced quantity goes over as quantity and decimal unit
+    price (sub-cent prices included) when Stripe's product of the two, rounded, is exactly
+    our amount; anything else (included units, tiers, fees) as the amount itself."""
+    line_out: dict[str, Any] = {
+        "description": line.description,
+        "period": period,
+        "metadata": {"octane_kind": line.kind},
+    }
+    if line.quantity is not None and line.unit_price is not None and line.quantity > 0:
+        exponent = get_currency(currency).exponent
+        unit_minor = line.unit_price.scaleb(exponent)
+        if round_to_minor(line.quantity * line.unit_price, get_currency(currency)) == line.amount:
+            line_out["price_data"] = {
+                "currency": currency.lower(),
+                "product_data": {"name": line.meter or line.description},
+                "unit_amount_decimal": f"{unit_minor.normalize():f}",
+            }
+            line_out["quantity_decimal"] = f"{line.quantity.normalize():f}"
+            return line_out
+    line_out["amount"] = line.amount
+    return line_out
+
+
 def _lines(invoice: InvoiceView, *, automatic_tax: bool) -> tuple[list[dict[str, Any]], int]:
     """Stripe invoice lines, and the reduction to send as a discount (Stripe Tax only)."""
     period = {
         "start": int(invoice.period_start.timestamp()),
         "end": int(invoice.period_end.timestamp()),
     }
-    lines = [
-        {
-            "amount": line.amount,
-            "description": line.description,
-            "period": period,
-            "metadata": {"octane_kind": line.kind},
-        }
-        for line in invoice.charges
-    ]
+    lines = [_charge_line(line, invoice.currency, period) for line in invoice.charges]
     reduction = 0
     for line in invoice.adjustments:
         if line.stage == "tax" and automatic_tax:
