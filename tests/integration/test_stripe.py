@@ -537,3 +537,21 @@ def test_sub_cent_prices_go_to_stripe_as_decimal_unit_amounts() -> None:
         meter="calls",
     )
     assert _charge_line(included, "USD", period)["amount"] == 293  # not quantity x price
+
+
+async def test_the_fake_replays_idempotent_requests_and_refuses_a_reused_key(
+    world: World, fake: FakeStripe
+) -> None:
+    import stripe
+
+    account = await on_stripe(world, fake)
+    client: Any = stripe_client(world.plugins.context("stripe"))
+    options = {"stripe_account": account, "idempotency_key": "octane-test-1"}
+    first = await client.v1.customers.create_async({"name": "Once"}, options)
+    again = await client.v1.customers.create_async({"name": "Once"}, options)
+    assert first.id == again.id
+    with pytest.raises(stripe.IdempotencyError):
+        await client.v1.customers.create_async({"name": "Twice"}, options)
+    other = fake.connect_account()
+    with pytest.raises(stripe.InvalidRequestError):  # objects live in their own account
+        await client.v1.customers.retrieve_async(first.id, None, {"stripe_account": other})
