@@ -3,8 +3,8 @@
 Plugins are modules, and one process may run several Octanes (tests do), so a
 plugin keeps nothing about a deployment in module globals. Instead each active
 plugin gets one :class:`PluginContext` per running Octane, passed to its action
-hooks as the ``context`` argument: its validated config block, a folder of its
-own, the document store, and ``state``, a dict for handles it creates lazily
+hooks as the ``context`` argument: its validated config block, the data folder,
+the document store, the secret key, and ``state``, a dict for handles it creates lazily
 (an HTTP client, a process pool) with :meth:`on_close` to release them when
 Octane stops.
 """
@@ -46,9 +46,3 @@ class PluginContext:
             result = self._closers.pop()()
             if inspect.isawaitable(result):
                 await result
-
-    def own_dir(self) -> Path:
-        """``<data_dir>/plugins/<name>``, created on first use."""
-        path = self.data_dir / "plugins" / self.name
-        path.mkdir(parents=True, exist_ok=True)
-        return path
