@@ -68,7 +68,7 @@ class Server:
         config = workdir / "octane.toml"
         config.write_text(
             "[plugins]\n"
-            'enabled = ["sandbox", "pdf_email", "stripe"]\n'
+            'enabled = ["sandbox", "pdf_email", "stripe", "paddle"]\n'
             "[plugins.pdf_email]\n"
             f'smtp_host = "127.0.0.1"\nsmtp_port = {smtp.port}\n'
             'from_address = "billing@e2e.test"\nrender_processes = 1\n'

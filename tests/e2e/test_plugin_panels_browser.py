@@ -52,3 +52,17 @@ async def test_stripe_panel_connects_through_oauth(page: Any, e2e_db: Any) -> No
     await page.get_by_role("button", name="Save", exact=True).click()
     await expect(page.get_by_text("Stripe Tax is on.")).to_be_visible()
     await assert_not_reloaded(page)
+
+
+async def test_paddle_panel_shows_its_validation_errors_inline(page: Any, e2e_db: Any) -> None:
+    vendor = await logged_in(page)
+    await page.goto("/portal/settings/payment-provider")
+    await mark_page(page)
+    await page.get_by_label("API key").fill("pdl key with spaces")
+    await page.get_by_label("Notification secret").fill("pdl_ntf_x123456")
+    await page.get_by_role("button", name="Save Paddle connection").click()
+    await expect(page.locator("#api_key-error")).to_have_text(
+        "The API key has spaces in it; paste it exactly."
+    )
+    await assert_not_reloaded(page)
+    assert await find_account(vendor, "paddle") is None

@@ -59,7 +59,7 @@ async def test_pages_without_a_session_go_to_login(db_url: str, tmp_path: Path) 
         assert htmx.status_code == 401 and htmx.headers["HX-Redirect"].startswith("/portal/login")
 
 
-BUNDLED = ["pdf_email", "stripe"]
+BUNDLED = ["pdf_email", "stripe", "paddle"]
 """Plugins whose portal pages the walks below include."""
 
 

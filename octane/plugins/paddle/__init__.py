@@ -18,12 +18,16 @@
 * A client-side rate limiter keeps every Octane process well under Paddle's 240
   requests a minute, and a 429 pauses it for ``Retry-After``.
 
-Not built yet: the portal panel, checkout links for customers without a subscription,
+* The portal's Settings > Payment provider panel: connect with the key and secret,
+  test the connection, disconnect, and the last notification received.
+
+Not built yet: checkout links for customers without a subscription,
 refunds and credits from ``adjustment.*`` notifications, ``subscription.*`` states.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -39,6 +43,7 @@ from octane.core.contracts import (
     Notification,
     PaymentProviderInfo,
     PaymentResult,
+    SettingsPanel,
     VendorView,
 )
 from octane.core.plugin_context import PluginContext
@@ -52,6 +57,8 @@ __all__ = [
     "register_delivery_channels",
     "register_payment_providers",
     "register_routes",
+    "register_settings_panels",
+    "register_template_dirs",
     "send_notification",
 ]
 
@@ -132,9 +139,24 @@ def send_notification(notification: Notification) -> DeliveryResult:
 
 @hookimpl
 def register_routes() -> list[Any]:
+    from octane.plugins.paddle.portal import PaddlePortalController
     from octane.plugins.paddle.routes import PaddleApiController, PaddlePublicController
 
-    return [PaddleApiController, PaddlePublicController]
+    return [PaddleApiController, PaddlePublicController, PaddlePortalController]
+
+
+@hookimpl
+def register_template_dirs() -> list[Path]:
+    return [Path(__file__).parent / "templates"]
+
+
+@hookimpl
+def register_settings_panels() -> list[SettingsPanel]:
+    return [
+        SettingsPanel(
+            name="paddle", title="Paddle", template="paddle/panel.html", section="payment_provider"
+        )
+    ]
 
 
 @hookimpl

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from octane.core.errors import ConflictError, PluginError
+from octane.core.errors import ConflictError, PluginError, ValidationError
 from octane.core.plugin_context import PluginContext
-from octane.core.provider_accounts import connect_account, find_account
+from octane.core.provider_accounts import connect_account, disconnect_account, find_account
+from octane.core.store.tables import ProviderAccount
 from octane.plugins.paddle.client import PROVIDER, PaddleApi
 
 __all__ = ["Connection", "api_for", "load_connection", "mask", "open_secrets", "save_connection"]
@@ -81,6 +82,23 @@ def base_url(context: PluginContext, environment: str) -> str:
     return str(config.live_api_base if environment == "live" else config.sandbox_api_base)
 
 
+def check_credentials(api_key: str, webhook_secret: str, environment: str) -> None:
+    """What the API and the portal both refuse, each with the field it is about."""
+    if environment not in ("sandbox", "live"):
+        raise ValidationError("Choose the sandbox or the live environment.", field="environment")
+    labels = {"api_key": "API key", "webhook_secret": "notification secret"}
+    for field, value in (("api_key", api_key), ("webhook_secret", webhook_secret)):
+        label = labels[field]
+        if not value:
+            raise ValidationError(f"Paste the {label} from Paddle.", field=field)
+        if any(c.isspace() for c in value):
+            raise ValidationError(f"The {label} has spaces in it; paste it exactly.", field=field)
+        if not 8 <= len(value) <= 300:
+            raise ValidationError(
+                f"The {label} is 8 to 300 characters; this one is {len(value)}.", field=field
+            )
+
+
 async def save_connection(
     context: PluginContext,
     vendor_id: str,
@@ -128,3 +146,28 @@ async def load_connection(context: PluginContext, vendor_id: str) -> Connection:
 async def api_for(context: PluginContext, vendor_id: str) -> PaddleApi:
     connection = await load_connection(context, vendor_id)
     return PaddleApi(context, base_url(context, connection.environment), connection.api_key)
+
+
+async def test_connection(context: PluginContext, vendor_id: str) -> tuple[bool, str]:
+    """A harmless authenticated call: whether Paddle accepts the key, and what it said.
+
+    A ConflictError when the vendor has not connected Paddle.
+    """
+    from octane.plugins.paddle.client import PaddleError, PaddleUnavailable
+
+    api = await api_for(context, vendor_id)
+    try:
+        await api.request("GET", "/event-types")
+    except PaddleError as error:
+        return False, f"Paddle refused the key: {error.detail} ({error.code})."
+    except PaddleUnavailable as error:
+        return False, str(error)
+    return True, "Paddle accepted the API key."
+
+
+async def forget_connection(vendor_id: str, *, at: datetime) -> None:
+    """Disconnect and wipe the sealed credentials (a disconnected account is never called)."""
+    await disconnect_account(vendor_id, PROVIDER, at=at)
+    await ProviderAccount.update({ProviderAccount.secrets: ""}).where(
+        (ProviderAccount.vendor == vendor_id) & (ProviderAccount.provider == PROVIDER)
+    )

@@ -21,9 +21,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from octane.core.clocks import SYSTEM_CLOCK
-from octane.core.errors import ValidationError
-from octane.core.provider_accounts import disconnect_account, find_account
-from octane.core.store.tables import ProviderAccount
+from octane.core.provider_accounts import find_account
 from octane.web.api.schemas import ERROR_RESPONSES
 
 __all__ = ["PaddleApiController", "PaddlePublicController"]
@@ -102,15 +100,9 @@ class PaddleApiController(Controller):
         vendor_id: NamedDependency[str],
         data: JSONBody[ConnectionIn],
     ) -> ConnectionOut:
-        from octane.plugins.paddle.connection import save_connection
+        from octane.plugins.paddle.connection import check_credentials, save_connection
 
-        for field in ("api_key", "webhook_secret"):
-            value = getattr(data, field)
-            if value != value.strip() or any(c.isspace() for c in value):
-                raise ValidationError(
-                    f"The {field.replace('_', ' ')} has spaces in it; paste it exactly.",
-                    field=field,
-                )
+        check_credentials(data.api_key, data.webhook_secret, data.environment)
         await save_connection(
             _context(request),
             vendor_id,
@@ -130,19 +122,10 @@ class PaddleApiController(Controller):
     async def test_connection(
         self, request: Request[Any, Any, Any], vendor_id: NamedDependency[str]
     ) -> TestOut:
-        from octane.plugins.paddle.client import PaddleError, PaddleUnavailable
-        from octane.plugins.paddle.connection import api_for
+        from octane.plugins.paddle.connection import test_connection
 
-        api = await api_for(_context(request), vendor_id)  # 409 when not connected
-        try:
-            await api.request("GET", "/event-types")
-        except PaddleError as error:
-            return TestOut(
-                ok=False, message=f"Paddle refused the key: {error.detail} ({error.code})."
-            )
-        except PaddleUnavailable as error:
-            return TestOut(ok=False, message=str(error))
-        return TestOut(ok=True, message="Paddle accepted the API key.")
+        ok, message = await test_connection(_context(request), vendor_id)
+        return TestOut(ok=ok, message=message)
 
     @delete(
         "/connection",
@@ -153,11 +136,9 @@ class PaddleApiController(Controller):
     async def disconnect(
         self, request: Request[Any, Any, Any], vendor_id: NamedDependency[str]
     ) -> ConnectionOut:
-        await disconnect_account(vendor_id, "paddle", at=SYSTEM_CLOCK.now())
-        # Disconnected accounts are never called; the sealed credentials go too.
-        await ProviderAccount.update({ProviderAccount.secrets: ""}).where(
-            (ProviderAccount.vendor == vendor_id) & (ProviderAccount.provider == "paddle")
-        )
+        from octane.plugins.paddle.connection import forget_connection
+
+        await forget_connection(vendor_id, at=SYSTEM_CLOCK.now())
         return await _out(request, vendor_id)
 
 
