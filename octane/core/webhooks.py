@@ -8,12 +8,27 @@ plugin that received it then processes it and records the outcome with
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from octane.core.store.engine import is_unique_violation
 from octane.core.store.tables import WebhookEvent
 
-__all__ = ["event_status", "finish_event", "last_event", "record_event"]
+__all__ = [
+    "LOST",
+    "STALE_PROCESSING",
+    "claim_event",
+    "event_status",
+    "finish_event",
+    "last_event",
+    "record_event",
+    "unapplied_events",
+]
+
+LOST = timedelta(minutes=1)
+"""A recorded event still waiting after this long lost its job: the sweep applies it."""
+STALE_PROCESSING = timedelta(minutes=5)
+"""A run that claimed an event and did not finish in this long died: another takes over."""
 
 
 async def record_event(
@@ -68,3 +83,44 @@ async def last_event(vendor_id: str, provider: str) -> dict[str, object] | None:
         .first()
     )
     return dict(row) if row else None
+
+
+async def claim_event(row_id: int, *, now: datetime) -> dict[str, Any] | None:
+    """Take a recorded event to apply it: its vendor and payload, or None when another
+    run has it or it is done. A claim older than :data:`STALE_PROCESSING` is taken over."""
+    claimed = await (
+        WebhookEvent.update({WebhookEvent.status: "processing", WebhookEvent.processed_at: now})
+        .where(
+            (WebhookEvent.id == row_id)
+            & (
+                (WebhookEvent.status == "received")
+                | (
+                    (WebhookEvent.status == "processing")
+                    & (WebhookEvent.processed_at < now - STALE_PROCESSING)
+                )
+            )
+        )
+        .returning(WebhookEvent.vendor, WebhookEvent.payload)
+    )
+    return dict(claimed[0]) if claimed else None
+
+
+async def unapplied_events(provider: str, *, now: datetime, limit: int = 500) -> list[int]:
+    """Events of ``provider`` whose job was lost or whose run died, oldest first."""
+    rows = await (
+        WebhookEvent.select(WebhookEvent.id)
+        .where(
+            (WebhookEvent.provider == provider)
+            & WebhookEvent.vendor.is_not_null()
+            & (
+                ((WebhookEvent.status == "received") & (WebhookEvent.received_at < now - LOST))
+                | (
+                    (WebhookEvent.status == "processing")
+                    & (WebhookEvent.processed_at < now - STALE_PROCESSING)
+                )
+            )
+        )
+        .order_by(WebhookEvent.id)
+        .limit(limit)
+    )
+    return [int(row["id"]) for row in rows]

@@ -507,3 +507,46 @@ async def test_a_500_customer_billing_run_stays_under_the_rate_limit(
             assert elapsed < 60, elapsed
     finally:
         fake.stop()
+
+
+async def test_notifications_are_applied_by_a_job_and_lost_jobs_by_the_sweep(
+    world: World, fake: FakePaddle
+) -> None:
+    import asyncio
+    import tempfile
+
+    from octane.core.jobs import make_worker
+    from octane.core.queue import connect_queue
+    from octane.core.webhooks import event_status
+    from octane.plugins.paddle.events import process_event_job, process_pending_job, receive
+
+    await on_paddle(world, fake)
+    await world.at(FINALIZED)
+    fake.hang_after_recording = 3.0
+    await world.at(CHARGED)
+    (charge,) = charges(fake)
+    event = fake.notification("transaction.completed", charge)
+    with tempfile.TemporaryDirectory(prefix="oq-", dir="/tmp") as folder:
+        handle = await connect_queue(None, Path(folder))
+        try:
+            answer = await receive(
+                world.plugins, world.vendor, *fake.signed(event), queue=handle.queue
+            )
+            assert answer == {"received": True, "queued": True}
+            assert (await world.invoice())["status"] != "paid"
+            worker = make_worker(
+                handle.queue,
+                context={"octane": world.runtime},
+                functions=[("paddle:process_event", process_event_job)],
+            )
+            task = asyncio.create_task(worker.start())
+            for _ in range(200):
+                if await event_status("paddle", event["event_id"]) == "processed":
+                    break
+                await asyncio.sleep(0.05)
+            await worker.stop()
+            task.cancel()
+        finally:
+            await handle.aclose()
+    assert (await world.invoice())["status"] == "paid"
+    assert await process_pending_job({"octane": world.runtime}) == 0

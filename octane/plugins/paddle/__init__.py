@@ -14,7 +14,8 @@
   charge effective immediately), after looking for an earlier charge of the same
   attempt; ``reconcile_payment`` finds a charge whose answer was lost.
 * ``POST /webhooks/paddle/{vendor}`` verifies each notification with the vendor's
-  secret, records it once, and settles invoices or applies charge outcomes.
+  secret, records it once and answers; a job settles invoices or applies charge
+  outcomes, and a sweep every minute applies any notification whose job was lost.
 * A client-side rate limiter keeps every Octane process well under Paddle's 240
   requests a minute, and a 429 pauses it for ``Retry-After``.
 
@@ -40,6 +41,7 @@ from octane.core.contracts import (
     DeliveryResult,
     DeliveryStatus,
     InvoiceView,
+    JobSpec,
     Notification,
     PaymentProviderInfo,
     PaymentResult,
@@ -55,6 +57,7 @@ __all__ = [
     "plugin_config_schema",
     "reconcile_payment",
     "register_delivery_channels",
+    "register_jobs",
     "register_payment_providers",
     "register_routes",
     "register_settings_panels",
@@ -143,6 +146,16 @@ def register_routes() -> list[Any]:
     from octane.plugins.paddle.routes import PaddleApiController, PaddlePublicController
 
     return [PaddleApiController, PaddlePublicController, PaddlePortalController]
+
+
+@hookimpl
+def register_jobs() -> list[JobSpec]:
+    from octane.plugins.paddle.events import process_event_job, process_pending_job
+
+    return [
+        JobSpec(name="paddle:process_event", function=process_event_job),
+        JobSpec(name="paddle:process_pending", function=process_pending_job, cron="* * * * *"),
+    ]
 
 
 @hookimpl

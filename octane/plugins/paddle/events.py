@@ -28,18 +28,28 @@ from typing import Any
 from octane.core.clocks import SYSTEM_CLOCK, vendor_clock
 from octane.core.collection import apply_result
 from octane.core.errors import BadRequestError, ConflictError, PluginError
+from octane.core.jobs import enqueue_unique
 from octane.core.plugins import PluginHost
 from octane.core.provider_invoices import record_provider_payment
 from octane.core.store.tables import Invoice, PaymentAttempt
-from octane.core.webhooks import finish_event, record_event
+from octane.core.webhooks import claim_event, finish_event, record_event, unapplied_events
 from octane.plugins.paddle.client import PROVIDER
 from octane.plugins.paddle.connection import load_connection
 from octane.plugins.paddle.payments import result_from_transaction
 
-__all__ = ["TOLERANCE_SECONDS", "receive", "verify"]
+__all__ = [
+    "PROCESS_JOB",
+    "TOLERANCE_SECONDS",
+    "process_event_job",
+    "process_pending_job",
+    "process_recorded",
+    "receive",
+    "verify",
+]
 
 log = logging.getLogger("octane.paddle")
 TOLERANCE_SECONDS = 5
+PROCESS_JOB = "paddle:process_event"
 
 
 def verify(payload: bytes, header: str, secret: str, *, now: datetime) -> None:
@@ -74,9 +84,10 @@ def verify(payload: bytes, header: str, secret: str, *, now: datetime) -> None:
 
 
 async def receive(
-    plugins: PluginHost, vendor_id: str, payload: bytes, signature: str
+    plugins: PluginHost, vendor_id: str, payload: bytes, signature: str, queue: Any = None
 ) -> dict[str, Any]:
-    """Verify, record and apply one notification; what happened, for the response."""
+    """Verify and record one notification, then hand it to a job (``queue``) or, without
+    a queue, apply it now; what happened, for the response."""
     context = plugins.context(PROVIDER)
     try:
         connection = await load_connection(context, vendor_id)
@@ -88,7 +99,8 @@ async def receive(
     try:
         event = json.loads(payload)
         event_id, event_type = str(event["event_id"]), str(event["event_type"])
-        data = event["data"]
+        if not isinstance(event["data"], dict):
+            raise TypeError
     except (ValueError, KeyError, TypeError):
         raise BadRequestError("The body is not a Paddle notification.", field="body") from None
     row = await record_event(
@@ -101,13 +113,41 @@ async def receive(
     )
     if row is None:
         return {"received": True, "duplicate": True}
+    if queue is not None:
+        await enqueue_unique(queue, PROCESS_JOB, key=f"paddle-event-{row}", row_id=row)
+        return {"received": True, "queued": True}
+    return {"received": True, "status": await process_recorded(plugins, row)}
+
+
+async def process_recorded(plugins: PluginHost, row_id: int) -> str:
+    """Apply a recorded notification, once: the run that claims it does it."""
+    now = SYSTEM_CLOCK.now()
+    claimed = await claim_event(row_id, now=now)
+    if claimed is None:
+        return "already handled"
+    event = json.loads(claimed["payload"])
     try:
-        outcome = await _apply(plugins, vendor_id, event_type, data)
+        outcome = await _apply(
+            plugins, str(claimed["vendor"]), str(event["event_type"]), event["data"]
+        )
     except Exception as exc:
-        await finish_event(row, "failed", at=now, error=f"{type(exc).__name__}: {exc}")
+        await finish_event(row_id, "failed", at=now, error=f"{type(exc).__name__}: {exc}")
         raise
-    await finish_event(row, outcome, at=now)
-    return {"received": True, "status": outcome}
+    await finish_event(row_id, outcome, at=now)
+    return outcome
+
+
+async def process_event_job(ctx: dict[str, Any], *, row_id: int) -> str:
+    """The job behind ``POST /webhooks/paddle/{vendor}``."""
+    return await process_recorded(ctx["octane"].plugins, row_id)
+
+
+async def process_pending_job(ctx: dict[str, Any]) -> int:
+    """Every minute: apply notifications whose job was lost, so none is left unapplied."""
+    rows = await unapplied_events(PROVIDER, now=SYSTEM_CLOCK.now())
+    for row_id in rows:
+        await process_recorded(ctx["octane"].plugins, row_id)
+    return len(rows)
 
 
 def _custom(data: dict[str, Any], key: str) -> str | None:

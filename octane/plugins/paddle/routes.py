@@ -161,4 +161,7 @@ class PaddlePublicController(Controller):
 
         payload = await request.body()
         signature = request.headers.get("paddle-signature", "")
-        return await receive(request.app.state.octane.plugins, vendor, payload, signature)
+        runtime = request.app.state.octane
+        return await receive(
+            runtime.plugins, vendor, payload, signature, runtime.state.get("queue")
+        )

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
 from typing import Any
 
 from octane.core.clocks import SYSTEM_CLOCK, vendor_clock
@@ -23,9 +22,9 @@ from octane.core.jobs import enqueue_unique
 from octane.core.plugins import PluginHost
 from octane.core.provider_accounts import disconnect_account, vendor_of_account
 from octane.core.provider_invoices import record_provider_payment, record_provider_refund
-from octane.core.store.tables import Invoice, PaymentAttempt, WebhookEvent
+from octane.core.store.tables import Invoice, PaymentAttempt
 from octane.core.timeline import record
-from octane.core.webhooks import finish_event, record_event
+from octane.core.webhooks import claim_event, finish_event, record_event, unapplied_events
 from octane.plugins.stripe.client import PROVIDER
 from octane.plugins.stripe.payments import metadata_value, result_from_intent
 
@@ -41,9 +40,6 @@ __all__ = [
 log = logging.getLogger("octane.stripe")
 TOLERANCE_SECONDS = 300
 PROCESS_JOB = "stripe:process_event"
-LOST = timedelta(minutes=1)
-"""A recorded event still waiting after this long lost its job: the sweep applies it."""
-STALE_PROCESSING = timedelta(minutes=5)
 
 
 def verify(payload: bytes, signature: str, secret: str) -> Any:
@@ -99,29 +95,16 @@ async def receive(
 
 
 async def process_recorded(plugins: PluginHost, row_id: int) -> str:
-    """Apply a recorded event, once: the run that moves it from ``received`` does it."""
+    """Apply a recorded event, once: the run that claims it does it."""
     import stripe
 
     now = SYSTEM_CLOCK.now()
-    claimed = await (
-        WebhookEvent.update({WebhookEvent.status: "processing", WebhookEvent.processed_at: now})
-        .where(
-            (WebhookEvent.id == row_id)
-            & (
-                (WebhookEvent.status == "received")
-                | (
-                    (WebhookEvent.status == "processing")
-                    & (WebhookEvent.processed_at < now - STALE_PROCESSING)
-                )
-            )
-        )
-        .returning(WebhookEvent.vendor, WebhookEvent.payload)
-    )
-    if not claimed:
+    claimed = await claim_event(row_id, now=now)
+    if claimed is None:
         return "already handled"
-    event = stripe.StripeObject.construct_from(json.loads(claimed[0]["payload"]), None)
+    event = stripe.StripeObject.construct_from(json.loads(claimed["payload"]), None)
     try:
-        outcome = await _apply(plugins, str(claimed[0]["vendor"]), event)
+        outcome = await _apply(plugins, str(claimed["vendor"]), event)
     except Exception as exc:
         await finish_event(row_id, "failed", at=now, error=f"{type(exc).__name__}: {exc}")
         raise
@@ -135,27 +118,10 @@ async def process_event_job(ctx: dict[str, Any], *, row_id: int) -> str:
 
 
 async def process_pending_job(ctx: dict[str, Any]) -> int:
-    """Every minute: apply events whose job was lost (still ``received`` after a minute,
-    or stuck ``processing``), so a recorded event is never left unapplied."""
-    now = SYSTEM_CLOCK.now()
-    rows = await (
-        WebhookEvent.select(WebhookEvent.id)
-        .where(
-            (WebhookEvent.provider == PROVIDER)
-            & WebhookEvent.vendor.is_not_null()
-            & (
-                ((WebhookEvent.status == "received") & (WebhookEvent.received_at < now - LOST))
-                | (
-                    (WebhookEvent.status == "processing")
-                    & (WebhookEvent.processed_at < now - STALE_PROCESSING)
-                )
-            )
-        )
-        .order_by(WebhookEvent.id)
-        .limit(500)
-    )
-    for row in rows:
-        await process_recorded(ctx["octane"].plugins, int(row["id"]))
+    """Every minute: apply events whose job was lost, so none is left unapplied."""
+    rows = await unapplied_events(PROVIDER, now=SYSTEM_CLOCK.now())
+    for row_id in rows:
+        await process_recorded(ctx["octane"].plugins, row_id)
     return len(rows)
 
 
