@@ -202,3 +202,51 @@ async def test_creating_a_price_plan_with_tiers(db_url: str, tmp_path: Path) -> 
         stored = await get_plan(vendor, "growth")
         assert stored["currency"] == "USD"
         assert [t["up_to"] for t in stored["components"][0]["tiers"]] == ["100", "1000", None]
+
+
+async def test_coupons_are_created_in_the_catalog_with_inline_errors(
+    db_url: str, tmp_path: Path
+) -> None:
+    from octane.core.coupons import list_coupons
+    from tests.portal import billing_vendor
+
+    async with portal_client(db_url, tmp_path) as client:
+        vendor, email = await billing_vendor()
+        await login(client, email)
+        csrf = await page_csrf(client, "/portal/catalog")
+        htmx = {"HX-Request": "true", "X-CSRF-Token": csrf}
+        too_much = await client.post(
+            "/portal/catalog/coupons",
+            headers=htmx,
+            data={"code": "HALF", "kind": "percent", "value": "150", "duration": "once"},
+        )
+        assert too_much.status_code == 422 and 'id="value-error"' in too_much.text
+        assert "between 0 (excluded) and 100" in too_much.text
+        no_cycles = await client.post(
+            "/portal/catalog/coupons",
+            headers=htmx,
+            data={"code": "RPT", "kind": "percent", "value": "10", "duration": "repeating"},
+        )
+        assert no_cycles.status_code == 422 and 'id="duration_cycles-error"' in no_cycles.text
+        made = await client.post(
+            "/portal/catalog/coupons",
+            headers=htmx,
+            data={
+                "code": "WELCOME",
+                "kind": "amount",
+                "value": "25.00",
+                "currency": "USD",
+                "duration": "repeating",
+                "duration_cycles": "3",
+            },
+        )
+        assert made.status_code == 200 and "Coupon “WELCOME” created." in made.text
+        assert "$25.00" in made.text and "<html" not in made.text
+        (coupon,) = await list_coupons(vendor)
+        assert (coupon["amount_off"], coupon["duration_cycles"]) == (2500, 3)
+        again = await client.post(
+            "/portal/catalog/coupons",
+            headers=htmx,
+            data={"code": "WELCOME", "kind": "percent", "value": "5", "duration": "once"},
+        )
+        assert again.status_code == 422 and 'id="code-error"' in again.text

@@ -1,4 +1,4 @@
-"""Meters and price plans: the lists, and creating either with inline validation.
+"""Meters, price plans and coupons: the lists, and creating each with inline validation.
 
 Meters and plans are created through :func:`~octane.core.catalog.create_meter` and
 :func:`~octane.core.catalog.create_plan`, the functions behind ``POST /api/v1/meters``
@@ -15,8 +15,9 @@ from litestar.di import NamedDependency
 from litestar.response import Template
 
 from octane.core.catalog import AGGREGATIONS, create_meter, create_plan, list_meters, list_plans
+from octane.core.coupons import DURATIONS, create_coupon, list_coupons
 from octane.core.cycles import PERIODS
-from octane.core.errors import OctaneError
+from octane.core.errors import OctaneError, ValidationError
 from octane.core.pricing import MODELS
 from octane.web.portal.forms import FormErrors, form_text
 from octane.web.portal.plan_form import PLAN_FIELDS, field_for, plan_fields
@@ -40,8 +41,16 @@ class CatalogPages(Controller):
         plan_errors: FormErrors | None = None,
         plan_values: dict[str, str] | None = None,
         plan_created: str = "",
+        coupon_errors: FormErrors | None = None,
+        coupon_values: dict[str, str] | None = None,
+        coupon_created: str = "",
         status_code: int = 200,
     ) -> Template:
+        partial = "portal/_meters.html"
+        if plan_values is not None:
+            partial = "portal/_plans.html"
+        if coupon_values is not None:
+            partial = "portal/_coupons.html"
         return render(
             request,
             portal,
@@ -59,10 +68,15 @@ class CatalogPages(Controller):
                 "plan_errors": plan_errors or FormErrors(),
                 "plan_values": plan_values if plan_values is not None else {"currency": "USD"},
                 "plan_created": plan_created,
+                "coupons": await list_coupons(portal.vendor_id),
+                "durations": DURATIONS,
+                "coupon_errors": coupon_errors or FormErrors(),
+                "coupon_values": coupon_values or {},
+                "coupon_created": coupon_created,
                 # A new meter also refreshes the plan form's meter list (out of band).
                 "plans_oob": bool(created) and is_htmx(request),
             },
-            partial="portal/_plans.html" if plan_values is not None else "portal/_meters.html",
+            partial=partial,
             status_code=status_code,
         )
 
@@ -114,3 +128,38 @@ class CatalogPages(Controller):
             plan_values={"currency": values["currency"]},
             plan_created=values["name"],
         )
+
+    @post("/coupons", include_in_schema=False, status_code=200)
+    async def add_coupon(
+        self, request: Request[Any, Any, Any], portal: NamedDependency[Portal]
+    ) -> Template:
+        form = await request.form()
+        fields = ("code", "kind", "value", "currency", "duration", "duration_cycles")
+        values = {key: form_text(form, key) for key in fields}
+        errors = FormErrors()
+        try:
+            cycles = values["duration_cycles"]
+            if cycles and not cycles.isdigit():
+                raise ValidationError(
+                    "Cycles is a whole number of billing cycles.", field="duration_cycles"
+                )
+            percent = values["kind"] != "amount"
+            await create_coupon(
+                portal.vendor_id,
+                code=values["code"],
+                percent_off=values["value"] if percent else None,
+                amount_off=None if percent else values["value"],
+                currency=None if percent else values["currency"] or None,
+                duration=values["duration"] or "once",
+                duration_cycles=int(cycles) if cycles else None,
+                clock=portal.clock,
+            )
+        except OctaneError as exc:
+            errors.add_error(exc, "code")
+            for api_name in ("percent_off", "amount_off"):
+                if api_name in errors:
+                    errors["value"] = errors.pop(api_name)
+            return await self._page(
+                request, portal, coupon_errors=errors, coupon_values=values, status_code=422
+            )
+        return await self._page(request, portal, coupon_values={}, coupon_created=values["code"])
