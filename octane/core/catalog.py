@@ -17,7 +17,7 @@ from octane.core.ids import new_id
 from octane.core.money import get_currency, parse_decimal
 from octane.core.pricing import validate_component
 from octane.core.store.engine import is_unique_violation
-from octane.core.store.tables import Meter, PricePlan
+from octane.core.store.tables import Meter, PricePlan, Subscription
 
 __all__ = [
     "AGGREGATIONS",
@@ -30,6 +30,7 @@ __all__ = [
     "list_plans",
     "plan_view",
     "save_named",
+    "update_plan",
 ]
 
 AGGREGATIONS = ("sum", "count", "max", "last", "unique_count")
@@ -218,19 +219,17 @@ def _plan_out(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-async def create_plan(
+async def _plan_values(
     vendor_id: str,
     *,
-    name: str,
     currency: str,
     period: str,
-    fixed_fee: object = "0",
-    minimum_charge: object = "0",
-    trial_days: int = 0,
-    components: Sequence[Mapping[str, Any]] = (),
-    clock: Clock,
+    fixed_fee: object,
+    minimum_charge: object,
+    trial_days: int,
+    components: Sequence[Mapping[str, Any]],
 ) -> dict[str, Any]:
-    check_name(name)
+    """A plan's definition, validated: the columns to store, or a field error."""
     code = get_currency(currency).code
     if period not in PERIODS:
         raise ValidationError(
@@ -264,20 +263,85 @@ async def create_plan(
                 field=f"components[{index}].meter",
             )
         seen.add(component.meter)
-    plan = PricePlan(
-        id=new_id("pln"),
-        vendor=vendor_id,
-        name=name,
-        currency=code,
+    return {
+        "currency": code,
+        "period": period,
+        "fixed_fee": str(fee),
+        "minimum_charge": str(minimum),
+        "trial_days": trial_days,
+        "components": [_component_json(c) for c in parsed],
+    }
+
+
+async def create_plan(
+    vendor_id: str,
+    *,
+    name: str,
+    currency: str,
+    period: str,
+    fixed_fee: object = "0",
+    minimum_charge: object = "0",
+    trial_days: int = 0,
+    components: Sequence[Mapping[str, Any]] = (),
+    clock: Clock,
+) -> dict[str, Any]:
+    check_name(name)
+    values = await _plan_values(
+        vendor_id,
+        currency=currency,
         period=period,
-        fixed_fee=str(fee),
-        minimum_charge=str(minimum),
+        fixed_fee=fixed_fee,
+        minimum_charge=minimum_charge,
         trial_days=trial_days,
-        components=[_component_json(c) for c in parsed],
-        created_at=clock.now(),
+        components=components,
+    )
+    plan = PricePlan(
+        id=new_id("pln"), vendor=vendor_id, name=name, created_at=clock.now(), **values
     )
     await save_named(plan, "price plan", name)
     return _plan_out(plan.to_dict())
+
+
+async def update_plan(
+    vendor_id: str,
+    name: str,
+    *,
+    currency: str,
+    period: str,
+    fixed_fee: object = "0",
+    minimum_charge: object = "0",
+    trial_days: int = 0,
+    components: Sequence[Mapping[str, Any]] = (),
+) -> dict[str, Any]:
+    """Replace the definition of a plan no subscription uses yet.
+
+    A plan in use is refused (409 ``plan_in_use``): its subscriptions' cycles are priced
+    by it, and changing a price under a cycle being billed would change what the
+    customer was told. Create a new plan instead and move the subscriptions to it.
+    """
+    plan = await get_plan(vendor_id, name, field="name")
+    users = await Subscription.count().where(Subscription.plan == plan["id"])
+    if users:
+        raise ConflictError(
+            f"The price plan '{name}' is used by {users} subscription"
+            f"{'s' if users != 1 else ''}; a plan in use cannot change. Create a new plan "
+            "and move the subscriptions to it.",
+            field="name",
+            code="plan_in_use",
+        )
+    values = await _plan_values(
+        vendor_id,
+        currency=currency,
+        period=period,
+        fixed_fee=fixed_fee,
+        minimum_charge=minimum_charge,
+        trial_days=trial_days,
+        components=components,
+    )
+    await PricePlan.update({getattr(PricePlan, k): v for k, v in values.items()}).where(
+        PricePlan.id == plan["id"]
+    )
+    return await get_plan(vendor_id, name, field="name")
 
 
 async def list_plans(vendor_id: str) -> list[dict[str, Any]]:

@@ -581,3 +581,64 @@ async def test_openapi_documents_the_contract(api: Any) -> None:
         assert path in schema["paths"], path
     create = schema["paths"]["/api/v1/measurements"]["post"]
     assert {"401", "404", "409", "422"} <= set(create["responses"])
+
+
+async def test_a_price_plan_changes_until_a_subscription_uses_it(api: Any) -> None:
+    headers = await new_vendor(test_clock=NOW)
+    await setup_catalog(api, headers)  # "growth" is in use by acme's subscription
+    draft = {
+        "name": "pro",
+        "currency": "USD",
+        "period": "month",
+        "components": [{"meter": "api_calls", "model": "per_unit", "unit_price": "0.01"}],
+    }
+    assert (await api.post("/api/v1/price-plans", json=draft, headers=headers)).status_code == 201
+    changed = {
+        **draft,
+        "fixed_fee": "49.00",
+        "components": [
+            {
+                "meter": "api_calls",
+                "model": "graduated",
+                "tiers": [
+                    {"up_to": "1000", "unit_price": "0.02"},
+                    {"up_to": None, "unit_price": "0.01"},
+                ],
+            }
+        ],
+    }
+    response = await api.put("/api/v1/price-plans/pro", json=changed, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["fixed_fee"] == "49.00"
+    assert response.json()["components"][0]["model"] == "graduated"
+    bad = {
+        **changed,
+        "components": [
+            {
+                "meter": "api_calls",
+                "model": "graduated",
+                "tiers": [
+                    {"up_to": "1000", "unit_price": "0.02"},
+                    {"up_to": "500", "unit_price": "0.01"},
+                ],
+            }
+        ],
+    }
+    refused = await api.put("/api/v1/price-plans/pro", json=bad, headers=headers)
+    assert refused.status_code == 422 and error_of(refused)["field"].startswith("components[0]")
+    renamed = await api.put(
+        "/api/v1/price-plans/pro", json={**changed, "name": "other"}, headers=headers
+    )
+    assert renamed.status_code == 422 and error_of(renamed)["field"] == "name"
+    used = await api.get("/api/v1/price-plans", headers=headers)
+    growth = next(p for p in used.json() if p["name"] == "growth")
+    in_use = await api.put(
+        "/api/v1/price-plans/growth",
+        json={k: growth[k] for k in ("name", "currency", "period", "components")},
+        headers=headers,
+    )
+    assert in_use.status_code == 409 and error_of(in_use)["code"] == "plan_in_use"
+    missing = await api.put(
+        "/api/v1/price-plans/nope", json={**draft, "name": "nope"}, headers=headers
+    )
+    assert missing.status_code == 404

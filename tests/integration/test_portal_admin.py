@@ -250,3 +250,70 @@ async def test_coupons_are_created_in_the_catalog_with_inline_errors(
             data={"code": "WELCOME", "kind": "percent", "value": "5", "duration": "once"},
         )
         assert again.status_code == 422 and 'id="code-error"' in again.text
+
+
+async def test_a_plan_is_edited_in_the_portal_until_it_is_used(db_url: str, tmp_path: Path) -> None:
+    from octane.core.catalog import get_plan
+    from tests.portal import billing_vendor
+
+    async with portal_client(db_url, tmp_path) as client:
+        vendor, email = await billing_vendor()  # plan "basic" is used by acme
+        await login(client, email)
+        csrf = await page_csrf(client, "/portal/catalog")
+        htmx = {"HX-Request": "true", "X-CSRF-Token": csrf}
+        created = await client.post(
+            "/portal/catalog/plans",
+            headers=htmx,
+            data={
+                "name": "pro",
+                "currency": "USD",
+                "period": "month",
+                "fixed_fee": "20",
+                "meter": "calls",
+                "model": "graduated",
+                "tiers": "100 0.20\n* 0.10",
+            },
+        )
+        assert created.status_code == 200, created.text
+        assert 'href="/portal/catalog/plans/pro"' in created.text
+        page = await client.get("/portal/catalog/plans/pro")
+        assert page.status_code == 200 and "100 0.20\n* 0.10" in page.text
+        assert 'value="20"' in page.text
+        bad = await client.post(
+            "/portal/catalog/plans/pro",
+            headers=htmx,
+            data={
+                "currency": "USD",
+                "period": "month",
+                "meter": "calls",
+                "model": "graduated",
+                "tiers": "100 0.20\n50 0.10\n* 0.05",
+            },
+        )
+        assert bad.status_code == 422 and 'id="plan-tiers-error"' in bad.text
+        saved = await client.post(
+            "/portal/catalog/plans/pro",
+            headers=htmx,
+            data={
+                "currency": "USD",
+                "period": "month",
+                "fixed_fee": "25",
+                "meter": "calls",
+                "model": "graduated",
+                "tiers": "100 0.25\n* 0.10",
+            },
+        )
+        assert saved.status_code == 200 and 'id="plan-saved"' in saved.text
+        plan = await get_plan(vendor, "pro")
+        assert (
+            plan["fixed_fee"] == "25" and plan["components"][0]["tiers"][0]["unit_price"] == "0.25"
+        )
+        used = await client.get("/portal/catalog/plans/basic")
+        assert 'id="plan-in-use"' in used.text
+        refused = await client.post(
+            "/portal/catalog/plans/basic",
+            headers=htmx,
+            data={"currency": "USD", "period": "month", "fixed_fee": "99"},
+        )
+        assert refused.status_code == 409 and "a plan in use cannot change" in refused.text
+        assert (await get_plan(vendor, "basic"))["fixed_fee"] == "10"

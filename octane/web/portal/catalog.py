@@ -12,15 +12,25 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Template
 
-from octane.core.catalog import AGGREGATIONS, create_meter, create_plan, list_meters, list_plans
+from octane.core.catalog import (
+    AGGREGATIONS,
+    create_meter,
+    create_plan,
+    get_plan,
+    list_meters,
+    list_plans,
+    update_plan,
+)
 from octane.core.coupons import DURATIONS, create_coupon, list_coupons
 from octane.core.cycles import PERIODS
 from octane.core.errors import OctaneError, ValidationError
 from octane.core.pricing import MODELS
+from octane.core.store.tables import Subscription
 from octane.web.portal.forms import FormErrors, form_text
-from octane.web.portal.plan_form import PLAN_FIELDS, field_for, plan_fields
+from octane.web.portal.plan_form import PLAN_FIELDS, field_for, plan_fields, plan_values
 from octane.web.portal.render import is_htmx, render
 from octane.web.portal.session import Portal
 
@@ -163,3 +173,74 @@ class CatalogPages(Controller):
                 request, portal, coupon_errors=errors, coupon_values=values, status_code=422
             )
         return await self._page(request, portal, coupon_values={}, coupon_created=values["code"])
+
+    async def _edit_page(
+        self,
+        request: Request[Any, Any, Any],
+        portal: Portal,
+        values: dict[str, str],
+        *,
+        errors: FormErrors | None = None,
+        saved: bool = False,
+        status_code: int = 200,
+    ) -> Template:
+        plan = await get_plan(portal.vendor_id, values["name"], field="name")
+        users = await Subscription.count().where(Subscription.plan == plan["id"])
+        in_use = (
+            f"{users} subscription{'s' if users != 1 else ''} use this plan: it can no longer "
+            "change. Create a new plan and move the subscriptions to it."
+            if users
+            else ""
+        )
+        return render(
+            request,
+            portal,
+            "portal/plan_edit.html",
+            {
+                "section": "catalog",
+                "meters": await list_meters(portal.vendor_id),
+                "periods": PERIODS,
+                "models": MODELS,
+                "plan_values": values,
+                "plan_errors": errors or FormErrors(),
+                "plan_saved": saved,
+                "in_use": in_use,
+            },
+            partial="portal/_plan_edit.html",
+            status_code=status_code,
+        )
+
+    @get("/plans/{name:str}", include_in_schema=False)
+    async def edit_plan(
+        self, request: Request[Any, Any, Any], portal: NamedDependency[Portal], name: FromPath[str]
+    ) -> Template:
+        plan = await get_plan(portal.vendor_id, name, field="name")  # another vendor's: 404
+        return await self._edit_page(request, portal, plan_values(plan))
+
+    @post("/plans/{name:str}", include_in_schema=False, status_code=200)
+    async def save_plan(
+        self, request: Request[Any, Any, Any], portal: NamedDependency[Portal], name: FromPath[str]
+    ) -> Template:
+        await get_plan(portal.vendor_id, name, field="name")
+        form = await request.form()
+        values = {key: form_text(form, key) for key in PLAN_FIELDS}
+        values["tiers"] = str(form.get("tiers") or "").strip()
+        values["name"] = name
+        try:
+            fields = plan_fields(values)
+            fields.pop("name")
+            await update_plan(portal.vendor_id, name, **fields)
+        except OctaneError as exc:
+            errors = FormErrors()
+            if exc.code == "plan_in_use":
+                errors.add("form", exc.message)
+            else:
+                errors.add(*field_for(exc))
+            return await self._edit_page(
+                request,
+                portal,
+                values,
+                errors=errors,
+                status_code=422 if exc.code != "plan_in_use" else 409,
+            )
+        return await self._edit_page(request, portal, values, saved=True)

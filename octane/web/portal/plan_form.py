@@ -14,7 +14,7 @@ from typing import Any
 
 from octane.core.errors import OctaneError, ValidationError
 
-__all__ = ["PLAN_FIELDS", "field_for", "plan_fields"]
+__all__ = ["PLAN_FIELDS", "field_for", "plan_fields", "plan_values"]
 
 PLAN_FIELDS = (
     "name",
@@ -99,3 +99,32 @@ def field_for(error: OctaneError) -> tuple[str, str]:
         return "tiers", f"Tier {int(tier[1]) + 1}: {error.message}"
     field = field.removeprefix("components[0].")
     return (field if field in PLAN_FIELDS else "name"), error.message
+
+
+def plan_values(plan: Mapping[str, Any]) -> dict[str, str]:
+    """The form's text values for a stored plan with at most one metered component."""
+    values = {
+        "name": str(plan["name"]),
+        "currency": str(plan["currency"]),
+        "period": str(plan["period"]),
+        "fixed_fee": str(plan["fixed_fee"]),
+        "minimum_charge": str(plan["minimum_charge"]),
+        "trial_days": str(plan["trial_days"]),
+    }
+    for component in plan["components"][:1]:
+        values["meter"] = str(component["meter"])
+        values["model"] = str(component["model"])
+        for key in ("unit_price", "included_units", "package_size", "package_price", "flat_amount"):
+            if component.get(key) not in (None, "", "0") or key == "unit_price":
+                values[key] = "" if component.get(key) is None else str(component[key])
+        values["tiers"] = "\n".join(
+            " ".join(
+                [
+                    "*" if tier.get("up_to") is None else str(tier["up_to"]),
+                    str(tier.get("unit_price", "0")),
+                    *([str(tier["flat_fee"])] if tier.get("flat_fee") not in (None, "0") else []),
+                ]
+            )
+            for tier in component.get("tiers") or []
+        )
+    return values
