@@ -9,7 +9,8 @@ import pytest
 from playwright.async_api import expect
 
 from octane.core.branding import get_branding
-from octane.core.provider_accounts import find_account
+from octane.core.clock import utc
+from octane.core.provider_accounts import disconnect_account, find_account
 from tests.e2e.helpers import assert_not_reloaded, logged_in, mark_page
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -51,6 +52,14 @@ async def test_stripe_panel_connects_through_oauth(page: Any, e2e_db: Any) -> No
     await page.get_by_label("Stripe Tax on invoices sent via Stripe").check()
     await page.get_by_role("button", name="Save", exact=True).click()
     await expect(page.get_by_text("Stripe Tax is on.")).to_be_visible()
+    await assert_not_reloaded(page)
+    # Stripe revoked access meanwhile: saving again is refused inline, in place.
+    await disconnect_account(vendor, "stripe", at=utc(2026, 12, 1))
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.locator("#automatic_tax-error")).to_have_text(
+        "Connect a Stripe account first."
+    )
+    await expect(page.locator("#stripe-connect")).to_be_visible()
     await assert_not_reloaded(page)
 
 

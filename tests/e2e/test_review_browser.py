@@ -4,12 +4,14 @@ screenshots shown in the README (dashboard, grace-period review, invoice detail)
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from typing import Any
 
 import pytest
 from playwright.async_api import expect
+from pypdf import PdfReader
 
 from octane.core.clock import utc
 from tests.e2e.helpers import assert_not_reloaded, log_in_as, mark_page
@@ -53,6 +55,15 @@ async def test_correct_usage_then_finalize_now(page: Any, e2e_db: Any) -> None:
     await expect(page.locator("#review-notice")).to_be_visible()
     await assert_not_reloaded(page)
     await _shot(page, "grace-review.png")
+    # The DRAFT PDF preview, opened with the browser's own session: the corrected figures.
+    link = page.locator("#draft-pdf-link")
+    await expect(link).to_have_text("Preview the DRAFT PDF")
+    preview = await page.request.get(await link.get_attribute("href"))
+    assert preview.status == 200 and preview.headers["content-type"] == "application/pdf"
+    text = " ".join(
+        page_.extract_text() for page_ in PdfReader(io.BytesIO(await preview.body())).pages
+    )
+    assert "DRAFT" in text and "$12.50" in text
     page.once("dialog", lambda dialog: dialog.accept())
     await page.get_by_role("button", name="Finalize now").click()
     await page.wait_for_url("**/portal/invoices/inv_*")
