@@ -237,7 +237,9 @@ def _cmd_clock(config: OctaneConfig, args: argparse.Namespace) -> int:
         if args.clock_command == "show":
             print((await vendor_clock(args.vendor)).now().isoformat())
             return 0
-        summary = await advance_and_run(runtime.plugins, args.vendor, _parse_time(args.to))
+        summary = await advance_and_run(
+            runtime.plugins, args.vendor, _parse_time(args.to), accrue=True
+        )
         now = (await vendor_clock(args.vendor)).now()
         report = {
             "now": now.isoformat(),

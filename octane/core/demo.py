@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from octane.core.accrual import accrue_vendor
 from octane.core.branding import update_branding
 from octane.core.catalog import create_meter, create_plan
 from octane.core.clock import TestClock
@@ -194,6 +195,7 @@ async def _seed_lifecycle(runtime: Octane, vendor_id: str) -> None:
         for name, config in _PAYMENT_SCRIPTS.items():
             await update_customer(vendor_id, name, {"payment_config": config})
     await run_due_work(plugins, vendor_id, await vendor_clock(vendor_id))
+    await accrue_vendor(plugins, vendor_id)  # the dashboard opens with revenue accrued
 
 
 async def _seed_catalog(vendor_id: str, clock: TestClock) -> None:

@@ -158,7 +158,8 @@ async def test_four_cycles_are_invoiced_to_the_minor_unit(api: Any) -> None:
         assert {e["kind"] for e in invoiced} - {"charge"} == {
             line["kind"] for line in invoice["lines"] if line["section"] == "adjustment"
         }
-    # Accruals record the undiscounted revenue: the four subtotals.
-    assert body["totals"]["accrual"] == 2000 + 1600 + 3000 + 13000
+    # Accruals record the undiscounted revenue: the four subtotals, and May's so far (its
+    # fixed fee: moving the clock accrues the open cycle, as the hourly job would have).
+    assert body["totals"]["accrual"] == 2000 + 1600 + 3000 + 13000 + 1000
     credits = (await api.get("/api/v1/customers/acme/credits", headers=headers)).json()
     assert credits["balance"] == 0 and credits["grants"][0]["remaining"] == 82

@@ -161,6 +161,11 @@ async def test_invoice_api_lists_shows_and_refuses_bad_requests(api: Any) -> Non
         "/api/v1/clock/advance", json={"to": "2026-02-01T06:00:00Z"}, headers=headers
     )
     assert advanced.json()["cycles_closed"] == 1
+    # Moving the clock also accrues the open cycle, as the worker's hourly job would have.
+    accrued = await LedgerEntry.select(LedgerEntry.amount).where(
+        (LedgerEntry.vendor == headers["X-Vendor-Id"]) & (LedgerEntry.kind == "accrual")
+    )
+    assert accrued and sum(row["amount"] for row in accrued) > 0
     listed = (await api.get("/api/v1/invoices?status=draft", headers=headers)).json()
     (draft,) = listed["invoices"]
     assert draft["number"] is None

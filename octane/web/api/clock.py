@@ -64,7 +64,9 @@ class ClockController(Controller):
         vendor_id: NamedDependency[str],
         data: JSONBody[AdvanceIn],
     ) -> AdvanceOut:
-        summary = await advance_and_run(request.app.state.octane.plugins, vendor_id, data.to)
+        summary = await advance_and_run(
+            request.app.state.octane.plugins, vendor_id, data.to, accrue=True
+        )
         return AdvanceOut(
             now=(await vendor_clock(vendor_id)).now(),
             cycles_closed=summary.cycles_closed,

@@ -87,7 +87,7 @@ class ClockPage(Controller):
         before = (await vendor_clock(portal.vendor_id)).now()
         try:
             summary = await advance_and_run(
-                runtime_of(request).plugins, portal.vendor_id, _target(value)
+                runtime_of(request).plugins, portal.vendor_id, _target(value), accrue=True
             )
         except OctaneError as exc:
             errors = FormErrors()
