@@ -8,6 +8,7 @@ plugin that received it then processes it and records the outcome with
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +18,8 @@ from octane.core.store.tables import WebhookEvent
 __all__ = [
     "LOST",
     "STALE_PROCESSING",
+    "apply_recorded",
+    "apply_unapplied",
     "claim_event",
     "event_status",
     "finish_event",
@@ -124,3 +127,30 @@ async def unapplied_events(provider: str, *, now: datetime, limit: int = 500) ->
         .limit(limit)
     )
     return [int(row["id"]) for row in rows]
+
+
+Applier = Callable[[str, str], Awaitable[str]]
+"""A plugin's way to apply one of its events: (vendor id, raw payload) -> outcome."""
+
+
+async def apply_recorded(row_id: int, apply: Applier, *, now: datetime) -> str:
+    """Apply a recorded event once (the run that claims it) and record the outcome; a
+    failure is recorded as ``failed`` with the error and raised, for the job to retry."""
+    claimed = await claim_event(row_id, now=now)
+    if claimed is None:
+        return "already handled"
+    try:
+        outcome = await apply(str(claimed["vendor"]), str(claimed["payload"]))
+    except Exception as exc:
+        await finish_event(row_id, "failed", at=now, error=f"{type(exc).__name__}: {exc}")
+        raise
+    await finish_event(row_id, outcome, at=now)
+    return outcome
+
+
+async def apply_unapplied(provider: str, apply: Applier, *, now: datetime) -> int:
+    """The sweep: apply every event of ``provider`` whose job was lost; how many."""
+    rows = await unapplied_events(provider, now=now)
+    for row_id in rows:
+        await apply_recorded(row_id, apply, now=now)
+    return len(rows)

@@ -32,7 +32,7 @@ from octane.core.jobs import enqueue_unique
 from octane.core.plugins import PluginHost
 from octane.core.provider_invoices import record_provider_payment
 from octane.core.store.tables import Invoice, PaymentAttempt
-from octane.core.webhooks import claim_event, finish_event, record_event, unapplied_events
+from octane.core.webhooks import apply_recorded, apply_unapplied, record_event
 from octane.plugins.paddle.client import PROVIDER
 from octane.plugins.paddle.connection import load_connection
 from octane.plugins.paddle.payments import result_from_transaction
@@ -119,22 +119,17 @@ async def receive(
     return {"received": True, "status": await process_recorded(plugins, row)}
 
 
+def _applier(plugins: PluginHost) -> Any:
+    async def apply(vendor_id: str, payload: str) -> str:
+        event = json.loads(payload)
+        return await _apply(plugins, vendor_id, str(event["event_type"]), event["data"])
+
+    return apply
+
+
 async def process_recorded(plugins: PluginHost, row_id: int) -> str:
     """Apply a recorded notification, once: the run that claims it does it."""
-    now = SYSTEM_CLOCK.now()
-    claimed = await claim_event(row_id, now=now)
-    if claimed is None:
-        return "already handled"
-    event = json.loads(claimed["payload"])
-    try:
-        outcome = await _apply(
-            plugins, str(claimed["vendor"]), str(event["event_type"]), event["data"]
-        )
-    except Exception as exc:
-        await finish_event(row_id, "failed", at=now, error=f"{type(exc).__name__}: {exc}")
-        raise
-    await finish_event(row_id, outcome, at=now)
-    return outcome
+    return await apply_recorded(row_id, _applier(plugins), now=SYSTEM_CLOCK.now())
 
 
 async def process_event_job(ctx: dict[str, Any], *, row_id: int) -> str:
@@ -144,10 +139,7 @@ async def process_event_job(ctx: dict[str, Any], *, row_id: int) -> str:
 
 async def process_pending_job(ctx: dict[str, Any]) -> int:
     """Every minute: apply notifications whose job was lost, so none is left unapplied."""
-    rows = await unapplied_events(PROVIDER, now=SYSTEM_CLOCK.now())
-    for row_id in rows:
-        await process_recorded(ctx["octane"].plugins, row_id)
-    return len(rows)
+    return await apply_unapplied(PROVIDER, _applier(ctx["octane"].plugins), now=SYSTEM_CLOCK.now())
 
 
 def _custom(data: dict[str, Any], key: str) -> str | None:

@@ -24,7 +24,7 @@ from octane.core.provider_accounts import disconnect_account, vendor_of_account
 from octane.core.provider_invoices import record_provider_payment, record_provider_refund
 from octane.core.store.tables import Invoice, PaymentAttempt
 from octane.core.timeline import record
-from octane.core.webhooks import claim_event, finish_event, record_event, unapplied_events
+from octane.core.webhooks import apply_recorded, apply_unapplied, finish_event, record_event
 from octane.plugins.stripe.client import PROVIDER
 from octane.plugins.stripe.payments import metadata_value, result_from_intent
 
@@ -94,22 +94,19 @@ async def receive(
     return {"received": True, "status": await process_recorded(plugins, row)}
 
 
+def _applier(plugins: PluginHost) -> Any:
+    async def apply(vendor_id: str, payload: str) -> str:
+        import stripe
+
+        event = stripe.StripeObject.construct_from(json.loads(payload), None)
+        return await _apply(plugins, vendor_id, event)
+
+    return apply
+
+
 async def process_recorded(plugins: PluginHost, row_id: int) -> str:
     """Apply a recorded event, once: the run that claims it does it."""
-    import stripe
-
-    now = SYSTEM_CLOCK.now()
-    claimed = await claim_event(row_id, now=now)
-    if claimed is None:
-        return "already handled"
-    event = stripe.StripeObject.construct_from(json.loads(claimed["payload"]), None)
-    try:
-        outcome = await _apply(plugins, str(claimed["vendor"]), event)
-    except Exception as exc:
-        await finish_event(row_id, "failed", at=now, error=f"{type(exc).__name__}: {exc}")
-        raise
-    await finish_event(row_id, outcome, at=now)
-    return outcome
+    return await apply_recorded(row_id, _applier(plugins), now=SYSTEM_CLOCK.now())
 
 
 async def process_event_job(ctx: dict[str, Any], *, row_id: int) -> str:
@@ -119,10 +116,7 @@ async def process_event_job(ctx: dict[str, Any], *, row_id: int) -> str:
 
 async def process_pending_job(ctx: dict[str, Any]) -> int:
     """Every minute: apply events whose job was lost, so none is left unapplied."""
-    rows = await unapplied_events(PROVIDER, now=SYSTEM_CLOCK.now())
-    for row_id in rows:
-        await process_recorded(ctx["octane"].plugins, row_id)
-    return len(rows)
+    return await apply_unapplied(PROVIDER, _applier(ctx["octane"].plugins), now=SYSTEM_CLOCK.now())
 
 
 async def _is_vendors(vendor_id: str, invoice_id: str) -> bool:
