@@ -269,6 +269,38 @@ class FakePaddle:
         }
         return sub_id
 
+    def adjustment(
+        self, transaction_id: str, amount: int, *, action: str = "refund", status: str = "approved"
+    ) -> dict[str, Any]:
+        """The vendor refunded (part of) a transaction in Paddle's dashboard: the adjustment
+        entity ``adjustment.created`` carries (amounts as strings in minor units)."""
+        transaction = self.transactions[transaction_id]
+        return {
+            "id": self.new_id("adj"),
+            "action": action,
+            "type": "partial",
+            "transaction_id": transaction_id,
+            "subscription_id": transaction.get("subscription_id"),
+            "customer_id": transaction.get("customer_id"),
+            "reason": "Requested by the customer",
+            "credit_applied_to_balance": None,
+            "currency_code": transaction.get("currency_code"),
+            "status": status,
+            "items": [],
+            "totals": {
+                "subtotal": str(amount),
+                "tax": "0",
+                "total": str(amount),
+                "fee": "0",
+                "earnings": str(amount),
+                "currency_code": transaction.get("currency_code"),
+            },
+            "payout_totals": None,
+            "tax_rates_used": [],
+            "created_at": self._iso(),
+            "updated_at": self._iso(),
+        }
+
     # -- webhooks -------------------------------------------------------------------
 
     def notification(self, event_type: str, data: dict[str, Any]) -> dict[str, Any]:

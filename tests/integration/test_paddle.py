@@ -20,7 +20,7 @@ from octane.core.credit_grants import grant_credit
 from octane.core.customers import create_customer, get_customer_row, update_customer
 from octane.core.errors import BadRequestError
 from octane.core.metering import ingest
-from octane.core.store.tables import Invoice, LedgerEntry, ProviderAccount, WebhookEvent
+from octane.core.store.tables import AuditLog, Invoice, LedgerEntry, ProviderAccount, WebhookEvent
 from octane.core.subscriptions import create_subscription
 from octane.core.vendor_settings import update_invoice_settings
 from octane.core.views import customer_view_by_id
@@ -234,12 +234,14 @@ async def test_invoicing_via_paddle_copies_tax_stores_the_pdf_and_sends_no_email
     paid = fake.notification("transaction.paid", {**transaction, "status": "paid"})
     billed = fake.notification("transaction.billed", transaction)
     assert (await _webhook(world, *fake.signed(paid))).json()["status"] == "processed"
-    assert (await _webhook(world, *fake.signed(billed))).json()["status"] == "ignored"
+    # A late "billed" is only noted on the timeline: it cannot move the invoice backwards.
+    assert (await _webhook(world, *fake.signed(billed))).json()["status"] == "processed"
     completed = fake.notification("transaction.completed", {**transaction, "status": "completed"})
     assert (await _webhook(world, *fake.signed(completed))).json()["status"] == "processed"
     assert (await _webhook(world, *fake.signed(paid))).json()["duplicate"] is True
     invoice = await world.invoice()
     assert invoice["status"] == "paid" and invoice["amount_paid"] == invoice["total"]
+    assert "paddle.transaction.billed" in [e["action"] for e in invoice["timeline"]]
     payments = await LedgerEntry.select().where(
         (LedgerEntry.invoice == invoice["id"]) & (LedgerEntry.kind == "payment")
     )
@@ -550,3 +552,39 @@ async def test_notifications_are_applied_by_a_job_and_lost_jobs_by_the_sweep(
             await handle.aclose()
     assert (await world.invoice())["status"] == "paid"
     assert await process_pending_job({"octane": world.runtime}) == 0
+
+
+async def test_refunds_subscriptions_and_billed_transactions_from_notifications(
+    world: World, fake: FakePaddle
+) -> None:
+    sub = await on_paddle(world, fake)
+    await world.at(FINALIZED)
+    await world.at(CHARGED)
+    invoice = await world.invoice()
+    (charge,) = charges(fake)
+
+    async def send(event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+        response = await _webhook(world, *fake.signed(fake.notification(event_type, data)))
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    pending = fake.adjustment(charge["id"], 700, status="pending_approval")
+    assert (await send("adjustment.created", pending))["status"] == "ignored"
+    approved = {**pending, "status": "approved"}
+    assert (await send("adjustment.updated", approved))["status"] == "processed"
+    assert (await send("adjustment.updated", approved))["status"] == "processed"  # a repeat
+    refunds = await LedgerEntry.select(LedgerEntry.amount).where(
+        (LedgerEntry.invoice == invoice["id"]) & (LedgerEntry.kind == "refund")
+    )
+    assert [r["amount"] for r in refunds] == [700]  # once per adjustment, however often told
+    assert (await world.invoice())["amount_paid"] == invoice["total"] - 700
+    credit = fake.adjustment(charge["id"], 300, action="credit")
+    assert (await send("adjustment.created", credit))["status"] == "ignored"
+
+    past_due = {"id": sub, "status": "past_due"}
+    assert (await send("subscription.past_due", past_due))["status"] == "processed"
+    customer = await get_customer_row(world.vendor, "globex")
+    events = await AuditLog.select(AuditLog.action).where(AuditLog.target == customer["id"])
+    assert [e["action"] for e in events] == ["paddle.subscription.past_due"]
+    stranger = {"id": "sub_nobody", "status": "canceled"}
+    assert (await send("subscription.canceled", stranger))["status"] == "ignored"

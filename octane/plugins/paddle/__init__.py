@@ -22,8 +22,11 @@
 * The portal's Settings > Payment provider panel: connect with the key and secret,
   test the connection, disconnect, and the last notification received.
 
-Not built yet: checkout links for customers without a subscription,
-refunds and credits from ``adjustment.*`` notifications, ``subscription.*`` states.
+Approved refunds and chargebacks (``adjustment.*``) become refund ledger entries;
+``subscription.past_due``/``canceled`` and invoice transactions billed or canceled in
+Paddle show on the timeline.
+
+Not built yet: checkout links for customers without a subscription.
 """
 
 from __future__ import annotations

@@ -30,8 +30,9 @@ from octane.core.collection import apply_result
 from octane.core.errors import BadRequestError, ConflictError, PluginError
 from octane.core.jobs import enqueue_unique
 from octane.core.plugins import PluginHost
-from octane.core.provider_invoices import record_provider_payment
-from octane.core.store.tables import Invoice, PaymentAttempt
+from octane.core.provider_invoices import record_provider_payment, record_provider_refund
+from octane.core.store.tables import Customer, Invoice, PaymentAttempt
+from octane.core.timeline import record
 from octane.core.webhooks import apply_recorded, apply_unapplied, record_event
 from octane.plugins.paddle.client import PROVIDER
 from octane.plugins.paddle.connection import load_connection
@@ -153,8 +154,96 @@ def _custom(data: dict[str, Any], key: str) -> str | None:
     return None
 
 
+REFUNDING = ("refund", "chargeback", "chargeback_reverse")
+"""Adjustment actions that give money back to the customer (a reversed chargeback
+gives it back to the vendor: recorded with the opposite sign)."""
+
+
+async def _invoice_of_transaction(vendor_id: str, transaction_id: str) -> str | None:
+    """Our invoice behind a Paddle transaction: the one Paddle invoiced, or the one a
+    subscription charge paid."""
+    invoiced = await (
+        Invoice.select(Invoice.id)
+        .where((Invoice.vendor == vendor_id) & (Invoice.provider_invoice_id == transaction_id))
+        .first()
+    )
+    if invoiced is not None:
+        return str(invoiced["id"])
+    charged = await (
+        PaymentAttempt.select(PaymentAttempt.invoice)
+        .where(
+            (PaymentAttempt.vendor == vendor_id)
+            & (PaymentAttempt.provider_reference == transaction_id)
+        )
+        .first()
+    )
+    return str(charged["invoice"]) if charged is not None else None
+
+
+async def _adjustment(vendor_id: str, data: dict[str, Any]) -> str:
+    """A refund or chargeback Paddle approved: a ``refund`` ledger entry on our invoice,
+    once per adjustment (a credit to the customer's Paddle balance changes nothing here)."""
+    if data.get("action") not in REFUNDING or data.get("status") != "approved":
+        return "ignored"
+    invoice_id = await _invoice_of_transaction(vendor_id, str(data.get("transaction_id")))
+    if invoice_id is None:
+        return "ignored"
+    total = int(str((data.get("totals") or {}).get("total", "0")))
+    if data["action"] == "chargeback_reverse":
+        total = -total
+    clock = await vendor_clock(vendor_id)
+    await record_provider_refund(
+        vendor_id,
+        invoice_id,
+        provider=PROVIDER,
+        charge=str(data.get("id")),
+        refunded_total=total,
+        at=clock.now(),
+    )
+    return "processed"
+
+
+async def _noted(vendor_id: str, event_type: str, target: str, data: dict[str, Any]) -> str:
+    """An event a person should see (a subscription past due or canceled, an invoice
+    transaction billed or canceled in Paddle): recorded on the timeline."""
+    clock = await vendor_clock(vendor_id)
+    await record(
+        vendor_id,
+        f"paddle.{event_type}",
+        target,
+        at=clock.now(),
+        actor=PROVIDER,
+        paddle_id=str(data.get("id")),
+        status=str(data.get("status")),
+    )
+    return "processed"
+
+
 async def _apply(plugins: PluginHost, vendor_id: str, event_type: str, data: Any) -> str:
-    if not isinstance(data, dict) or not event_type.startswith("transaction."):
+    if not isinstance(data, dict):
+        return "ignored"
+    if event_type in ("adjustment.created", "adjustment.updated"):
+        return await _adjustment(vendor_id, data)
+    if event_type in ("subscription.past_due", "subscription.canceled"):
+        customers = await (
+            Customer.select(Customer.id, Customer.provider_ids, Customer.payment_config)
+            .where(Customer.vendor == vendor_id)
+            .output(load_json=True)
+        )
+        owner = next(
+            (
+                c["id"]
+                for c in customers
+                if data.get("id")
+                in (
+                    (c["provider_ids"] or {}).get("paddle_subscription"),
+                    ((c["payment_config"] or {}).get(PROVIDER) or {}).get("subscription_id"),
+                )
+            ),
+            None,
+        )
+        return "ignored" if owner is None else await _noted(vendor_id, event_type, owner, data)
+    if not event_type.startswith("transaction."):
         return "ignored"
     attempt_id = _custom(data, "octane_attempt")
     if attempt_id:  # a subscription charge Octane made
@@ -177,6 +266,10 @@ async def _apply(plugins: PluginHost, vendor_id: str, event_type: str, data: Any
         await apply_result(plugins, vendor_id, attempt_id, result, clock=clock)
         return "processed"
     invoice_id = _custom(data, "octane_invoice")
+    if invoice_id and event_type in ("transaction.billed", "transaction.canceled"):
+        if await _invoice_of_transaction(vendor_id, str(data.get("id"))) != invoice_id:
+            return "ignored"
+        return await _noted(vendor_id, event_type, invoice_id, data)
     if not invoice_id or event_type not in ("transaction.paid", "transaction.completed"):
         return "ignored"
     owned = await (
