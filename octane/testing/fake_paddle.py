@@ -269,6 +269,22 @@ class FakePaddle:
         }
         return sub_id
 
+    def pay_checkout(self, transaction_id: str) -> dict[str, Any]:
+        """The customer paid on Paddle Checkout: the completed transaction (for a
+        ``transaction.completed`` notification)."""
+        transaction = self.transactions[transaction_id]
+        transaction["status"] = "completed"
+        transaction["payments"] = [
+            {
+                "amount": transaction["details"]["totals"]["grand_total"],
+                "status": "captured",
+                "payment_attempt_id": self.new_id("pay"),
+                "error_code": None,
+                "created_at": self._iso(),
+            }
+        ]
+        return transaction
+
     def adjustment(
         self, transaction_id: str, amount: int, *, action: str = "refund", status: str = "approved"
     ) -> dict[str, Any]:
@@ -609,6 +625,13 @@ class FakePaddle:
                     Decimal(1), rounding=ROUND_HALF_UP
                 )
             )
+            if price.get("tax_mode") == "internal":  # the price includes the tax
+                tax = int(
+                    (Decimal(subtotal) * self.tax_percent / (100 + self.tax_percent)).quantize(
+                        Decimal(1), rounding=ROUND_HALF_UP
+                    )
+                )
+                subtotal -= tax
             out.append(
                 {
                     "price": {"id": self.new_id("pri"), **price},
@@ -690,8 +713,14 @@ class FakePaddle:
                 ],
             },
             "payments": [],
-            "checkout": {"url": None},
+            "checkout": {
+                "url": f"{self.url}/checkout?_ptxn=PLACEHOLDER" if mode == "automatic" else None
+            },
         }
+        if transaction["checkout"]["url"]:
+            transaction["checkout"]["url"] = transaction["checkout"]["url"].replace(
+                "PLACEHOLDER", transaction["id"]
+            )
         if status == "billed":
             self._bill(transaction)
         self.transactions[transaction["id"]] = transaction

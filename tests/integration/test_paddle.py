@@ -588,3 +588,31 @@ async def test_refunds_subscriptions_and_billed_transactions_from_notifications(
     assert [e["action"] for e in events] == ["paddle.subscription.past_due"]
     stranger = {"id": "sub_nobody", "status": "canceled"}
     assert (await send("subscription.canceled", stranger))["status"] == "ignored"
+
+
+async def test_a_customer_without_a_subscription_pays_through_a_checkout_link(
+    world: World, fake: FakePaddle
+) -> None:
+    fake.tax_percent = 10
+    await on_paddle(world, fake, subscription=False)
+    await world.at(FINALIZED)
+    invoice = await world.invoice()
+    path = f"/api/v1/paddle/invoices/{invoice['id']}/checkout-link"
+    first = await world.client.post(path, headers=world.headers)
+    assert first.status_code == 200, first.text
+    again = await world.client.post(path, headers=world.headers)
+    assert again.json()["url"] == first.json()["url"]  # one transaction per invoice
+    (transaction,) = fake.transactions.values()
+    assert first.json()["url"].endswith(transaction["id"])
+    assert transaction["collection_mode"] == "automatic"
+    assert transaction["details"]["totals"]["grand_total"] == str(invoice["amount_due"])
+    paid = fake.notification("transaction.completed", fake.pay_checkout(transaction["id"]))
+    assert (await _webhook(world, *fake.signed(paid))).json()["status"] == "processed"
+    settled = await world.invoice()
+    assert settled["status"] == "paid" and settled["amount_paid"] == invoice["amount_due"]
+    done = await world.client.post(path, headers=world.headers)
+    assert done.status_code == 409 and done.json()["error"]["code"] == "invoice_not_payable"
+    missing = await world.client.post(
+        "/api/v1/paddle/invoices/inv_nope/checkout-link", headers=world.headers
+    )
+    assert missing.status_code == 404

@@ -74,3 +74,36 @@ async def test_connect_test_and_disconnect_paddle(
         account = await find_account(vendor, "paddle")
         assert account is not None and account["status"] == "disconnected"
         assert account["secrets"] == ""
+
+
+async def test_a_checkout_link_from_the_customer_page(
+    db_url: str, tmp_path: Path, fake: FakePaddle
+) -> None:
+    from octane.core.clock import utc
+    from tests.portal import advance, billing_vendor
+
+    block = {"sandbox_api_base": fake.url, "live_api_base": fake.url}
+    async with portal_client(
+        db_url, tmp_path, enabled=["paddle"], blocks={"paddle": block}
+    ) as client:
+        vendor, email = await billing_vendor(settings={"auto_charge": False})
+        await advance(vendor, utc(2026, 2, 3))  # January's invoice is finalized
+        await login(client, email)
+        csrf = await page_csrf(client, "/portal/settings/payment-provider")
+        post = {"HX-Request": "true", "X-CSRF-Token": csrf}
+        await client.post(
+            f"{PANEL}/connection",
+            data={"api_key": fake.api_key, "webhook_secret": fake.webhook_secret},
+            headers=post,
+        )
+        page = await client.get("/portal/customers/acme")
+        assert "Paddle checkout link for" in page.text
+        invoice_id = page.text.split('name="invoice_id"><option value="')[1].split('"')[0]
+        made = await client.post(
+            f"{PANEL}/checkout-link", data={"invoice_id": invoice_id}, headers=post
+        )
+        assert made.status_code == 200 and f"{fake.url}/checkout?_ptxn=txn_" in made.text
+        other = await client.post(
+            f"{PANEL}/checkout-link", data={"invoice_id": "inv_nope"}, headers=post
+        )
+        assert other.status_code == 404

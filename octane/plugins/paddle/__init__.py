@@ -26,7 +26,9 @@ Approved refunds and chargebacks (``adjustment.*``) become refund ledger entries
 ``subscription.past_due``/``canceled`` and invoice transactions billed or canceled in
 Paddle show on the timeline.
 
-Not built yet: checkout links for customers without a subscription.
+* A customer without a subscription pays an invoice through a Paddle Checkout link
+  (``POST /api/v1/paddle/invoices/{id}/checkout-link``, or the customer's page in the
+  portal); ``transaction.completed`` settles the invoice.
 """
 
 from __future__ import annotations
@@ -145,10 +147,15 @@ def send_notification(notification: Notification) -> DeliveryResult:
 
 @hookimpl
 def register_routes() -> list[Any]:
-    from octane.plugins.paddle.portal import PaddlePortalController
+    from octane.plugins.paddle.portal import PaddleCustomerActions, PaddlePortalController
     from octane.plugins.paddle.routes import PaddleApiController, PaddlePublicController
 
-    return [PaddleApiController, PaddlePublicController, PaddlePortalController]
+    return [
+        PaddleApiController,
+        PaddlePublicController,
+        PaddlePortalController,
+        PaddleCustomerActions,
+    ]
 
 
 @hookimpl

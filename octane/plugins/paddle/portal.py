@@ -10,14 +10,14 @@ from litestar.di import NamedDependency
 from litestar.response import Template
 
 from octane.core.clocks import SYSTEM_CLOCK
-from octane.core.errors import OctaneError
+from octane.core.errors import NotFoundError, OctaneError
 from octane.core.provider_accounts import find_account
 from octane.core.webhooks import last_event
 from octane.web.portal.forms import FormErrors, form_text
 from octane.web.portal.render import render
 from octane.web.portal.session import Portal, runtime_of
 
-__all__ = ["PaddlePortalController"]
+__all__ = ["PaddleCustomerActions", "PaddlePortalController"]
 
 
 class PaddlePortalController(Controller):
@@ -110,3 +110,35 @@ class PaddlePortalController(Controller):
 
         await forget_connection(portal.vendor_id, at=SYSTEM_CLOCK.now())
         return await self._panel(request, portal, notice="Paddle is disconnected.")
+
+
+class PaddleCustomerActions(Controller):
+    """The checkout link on a customer's page (customers without a Paddle subscription)."""
+
+    path = "/portal/plugins/paddle/checkout-link"
+    include_in_schema = False
+
+    @post("/", status_code=200)
+    async def checkout_link(
+        self, request: Request[Any, Any, Any], portal: NamedDependency[Portal]
+    ) -> Template:
+        from octane.plugins.paddle.checkout import checkout_link
+
+        form = await request.form()
+        invoice_id = form_text(form, "invoice_id")
+        link, error = "", ""
+        try:
+            link = await checkout_link(
+                runtime_of(request).plugins.context("paddle"), portal.vendor_id, invoice_id
+            )
+        except NotFoundError:
+            raise
+        except OctaneError as exc:
+            error = exc.message
+        return render(
+            request,
+            portal,
+            "paddle/_checkout_result.html",
+            {"checkout_link": link, "checkout_error": error},
+            status_code=200 if link else 409,
+        )

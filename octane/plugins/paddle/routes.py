@@ -48,6 +48,11 @@ class ConnectionOut(msgspec.Struct, kw_only=True):
     connected_at: datetime | None
 
 
+class CheckoutLinkOut(msgspec.Struct, kw_only=True):
+    url: str
+    """Paddle Checkout's page where the customer pays the invoice's amount due."""
+
+
 class TestOut(msgspec.Struct, kw_only=True):
     ok: bool
     message: str
@@ -140,6 +145,22 @@ class PaddleApiController(Controller):
 
         await forget_connection(vendor_id, at=SYSTEM_CLOCK.now())
         return await _out(request, vendor_id)
+
+    @post(
+        "/invoices/{invoice_id:str}/checkout-link",
+        summary="A Paddle Checkout link paying the invoice (customers without a subscription)",
+        status_code=200,
+        responses=ERROR_RESPONSES,
+    )
+    async def checkout_link(
+        self,
+        request: Request[Any, Any, Any],
+        vendor_id: NamedDependency[str],
+        invoice_id: FromPath[str],
+    ) -> CheckoutLinkOut:
+        from octane.plugins.paddle.checkout import checkout_link
+
+        return CheckoutLinkOut(url=await checkout_link(_context(request), vendor_id, invoice_id))
 
 
 class PaddlePublicController(Controller):
