@@ -46,7 +46,6 @@ import itertools
 import json
 import secrets
 import string
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -54,7 +53,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
+from octane.testing.local_server import LocalServer
 
 __all__ = ["FakePaddle", "sign_payload"]
 
@@ -165,7 +164,9 @@ def _minor(value: Any, field: str) -> int:
     return int(value)
 
 
-class FakePaddle:
+class FakePaddle(LocalServer):
+    name = "fake Paddle server"
+
     """Serves from a thread on a free loopback port between :meth:`start` and :meth:`stop`."""
 
     def __init__(
@@ -195,41 +196,10 @@ class FakePaddle:
         self.lockouts = 0
         self.time_offset = 0.0
         """Seconds added to the real time (to let invoice links expire in a test)."""
-        self.port = 0
         self._hits: dict[str, collections.deque[float]] = {}
         self._locked_until: dict[str, float] = {}
         self._ids = itertools.count(1)
         self._invoice_numbers = itertools.count(1)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- running ------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        import socket
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self, host="127.0.0.1", port=self.port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the fake Paddle server did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            assert self._thread is not None
-            self._thread.join(timeout=10)
 
     def now(self) -> float:
         return time.time() + self.time_offset

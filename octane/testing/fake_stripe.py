@@ -40,7 +40,6 @@ import itertools
 import json
 import re
 import secrets
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from decimal import ROUND_HALF_UP, Decimal
@@ -49,7 +48,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import httpx
-import uvicorn
+
+from octane.testing.local_server import LocalServer
 
 __all__ = ["FakeStripe", "sign_payload"]
 
@@ -150,7 +150,9 @@ def _error(status: int, kind: str, message: str, **extra: Any) -> StripeError:
     return StripeError(status, {"error": {"type": kind, "message": message, **extra}})
 
 
-class FakeStripe:
+class FakeStripe(LocalServer):
+    name = "fake Stripe server"
+
     """Serves from a thread on a free loopback port between :meth:`start` and :meth:`stop`."""
 
     def __init__(self, *, secret_key: str = "sk_test_platform", client_id: str = "ca_test") -> None:
@@ -170,38 +172,7 @@ class FakeStripe:
         self.tax_percent = 0
         """Stripe Tax's rate for invoices with automatic_tax (0: Stripe Tax not set up)."""
         self.sent_invoices: list[str] = []
-        self.port = 0
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
         self._ids = itertools.count(1)
-
-    # -- running ------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        import socket
-
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self, host="127.0.0.1", port=self.port, log_level="warning")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the fake Stripe server did not start")
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-            assert self._thread is not None
-            self._thread.join(timeout=10)
 
     # -- objects ------------------------------------------------------------------
 
