@@ -10,8 +10,8 @@ from typing import Any
 
 from pypdf import PdfReader
 
+from octane.testing.smtp import SmtpServer
 from octane.testing.world import CHARGED, FINALIZED, IN_GRACE, World, bill, open_world
-from tests.mail import SmtpServer
 
 __all__ = [
     "CHARGED",

@@ -35,7 +35,7 @@ from octane.core.vendor_settings import update_invoice_settings
 from octane.core.views import attempt_view, customer_view_by_id, invoice_view, vendor_view
 from octane.testing.world import CHARGED, FINALIZED, World, bill
 
-__all__ = ["PaymentProviderContract"]
+__all__ = ["PaymentProviderContract", "PaymentWebhookContract"]
 
 RECONCILED = CHARGED + timedelta(minutes=10)
 """Past the wait after which an unknown outcome is looked up at the provider."""
@@ -128,6 +128,57 @@ class PaymentProviderContract:
         )
         assert again.status is PaymentStatus.SUCCEEDED  # the provider's first answer again
         assert await self.charges_recorded(world) == 1
+
+
+class PaymentWebhookContract(PaymentProviderContract):
+    """The payment contract plus the provider's webhooks: a signed "payment succeeded"
+    event settles an attempt whose answer was lost, a replay of it changes nothing, and
+    a forged one is refused with nothing recorded.
+
+    Subclass it instead of :class:`PaymentProviderContract` when your provider reports
+    outcomes by webhook, and say how its signed event reaches your plugin's route.
+    """
+
+    async def post_success_webhook(self, world: World, *, forged: bool = False) -> Any:
+        """POST through ``world.client`` the provider's signed event saying customer
+        ``globex``'s latest charge succeeded, to your plugin's webhook route; with
+        ``forged``, the same event under a wrong signature. Return the response."""
+        raise NotImplementedError
+
+    async def _lost(self, world: World) -> dict[str, Any]:
+        await self._billed(world, "lose")
+        await world.at(CHARGED)
+        invoice = await world.invoice()
+        (attempt,) = invoice["payment_attempts"]
+        assert attempt["status"] in ("unknown", "pending")
+        return invoice
+
+    async def test_a_webhook_settles_a_lost_answer_and_a_replay_changes_nothing(
+        self, world: World
+    ) -> None:
+        await self._lost(world)
+        first = await self.post_success_webhook(world)
+        assert first.status_code == 200, first.text
+        invoice = await world.invoice()
+        assert invoice["status"] == "paid"
+        assert [a["status"] for a in invoice["payment_attempts"]] == ["succeeded"]
+        assert invoice["amount_paid"] == invoice["total"]
+        replay = await self.post_success_webhook(world)
+        assert replay.status_code == 200, replay.text
+        await world.at(RECONCILED)
+        again = await world.invoice()
+        assert again["amount_paid"] == invoice["total"], "a replay must not pay twice"
+        assert [a["status"] for a in again["payment_attempts"]] == ["succeeded"]
+        assert await self.charges_recorded(world) == 1
+
+    async def test_a_forged_webhook_is_refused_and_changes_nothing(self, world: World) -> None:
+        await self._lost(world)
+        forged = await self.post_success_webhook(world, forged=True)
+        assert 400 <= forged.status_code < 500
+        assert forged.json()["error"]["code"], "a refusal says why, in Octane's error shape"
+        invoice = await world.invoice()
+        assert invoice["status"] != "paid"
+        assert [a["status"] for a in invoice["payment_attempts"]] in (["unknown"], ["pending"])
 
 
 def _quiet_channel(world: World) -> str:

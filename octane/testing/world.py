@@ -13,7 +13,7 @@ on it) and used by Octane's own end-to-end tests::
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +74,22 @@ async def open_world(
     *,
     enabled: list[str],
     blocks: dict[str, dict[str, Any]],
+    register: Mapping[str, object] | None = None,
+    entry_points: bool = True,
 ) -> AsyncIterator[World]:
-    """A runtime with ``enabled`` plugins on a fresh database, and a client for its app."""
+    """A runtime with ``enabled`` plugins on a fresh database, and a client for its app.
+
+    :param blocks: The ``[plugins.<name>]`` configuration blocks.
+    :param register: Plugins registered for this world only, by name (a module or any
+        object with ``@hookimpl`` methods): a test's own stand-in, say. They still have to
+        be listed in ``enabled``, as in ``octane.toml``.
+    :param entry_points: Find installed third-party plugins through their entry points, as
+        a deployment does.
+    """
     engine = await open_engine(db_url, pool=False)
-    plugins = load_plugins(enabled, blocks=blocks, use_entry_points=False)
+    plugins = load_plugins(
+        enabled, blocks=blocks, extra_plugins=register, use_entry_points=entry_points
+    )
     config = load_config(env={"OCTANE_DATA_DIR": str(data_dir)})
     runtime = Octane(
         config=config,
@@ -167,7 +179,3 @@ async def bill(
         clock=clock,
     )
     assert not result.errors
-
-
-IN_GRACE = utc(2026, 4, 1, 6)  # March has ended: its draft is under review for a day
-FINALIZED = utc(2026, 4, 2)  # the default one-day invoice grace period is over

@@ -24,7 +24,7 @@ import pytest_asyncio
 
 from octane.core.store.engine import close_engine, open_engine
 from octane.testing.fake_stripe import FakeStripe
-from tests.mail import SmtpServer
+from octane.testing.smtp import SmtpServer
 
 CHROMIUM = os.environ.get("OCTANE_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

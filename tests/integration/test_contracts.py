@@ -14,7 +14,7 @@ from octane.core.customers import get_customer_row, update_customer
 from octane.core.provider_accounts import connect_account
 from octane.core.store.tables import SandboxCharge
 from octane.core.views import customer_view_by_id
-from octane.testing.contracts import PaymentProviderContract
+from octane.testing.contracts import PaymentProviderContract, PaymentWebhookContract
 from octane.testing.fake_stripe import FakeStripe
 from octane.testing.world import World, open_world
 
@@ -43,7 +43,7 @@ class TestSandboxContract(PaymentProviderContract):
         )
 
 
-class TestStripeContract(PaymentProviderContract):
+class TestStripeContract(PaymentWebhookContract):
     provider = "stripe"
 
     @pytest.fixture
@@ -58,6 +58,7 @@ class TestStripeContract(PaymentProviderContract):
         block = {
             "secret_key": fake.secret_key,
             "connect_client_id": fake.client_id,
+            "webhook_secret": fake.webhook_secret,
             "api_base": fake.url,
             "timeout_seconds": 1,
         }
@@ -88,3 +89,18 @@ class TestStripeContract(PaymentProviderContract):
         fake: FakeStripe = world.runtime.state["fake"]
         intents = fake.payment_intents(world.runtime.state["account"])
         return sum(1 for intent in intents if intent["status"] == "succeeded")
+
+    async def post_success_webhook(self, world: World, *, forged: bool = False) -> Any:
+        fake: FakeStripe = world.runtime.state["fake"]
+        account = world.runtime.state["account"]
+        (intent,) = fake.payment_intents(account)
+        payload, signature = fake.signed(
+            fake.event("payment_intent.succeeded", intent, account=account)
+        )
+        if forged:
+            signature = signature.replace("v1=", "v1=0")
+        return await world.client.post(
+            "/webhooks/stripe",
+            content=payload,
+            headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
+        )

@@ -28,9 +28,9 @@ from octane.plugins.paddle.connection import api_for
 from octane.plugins.paddle.customers import ensure_customer
 from octane.plugins.paddle.events import verify
 from octane.testing.fake_paddle import FakePaddle
+from octane.testing.fixtures import ON_POSTGRES
+from octane.testing.smtp import SmtpServer
 from tests.billing_world import FINALIZED, World, bill, open_world, smtp_block
-from tests.conftest import ON_POSTGRES
-from tests.mail import SmtpServer
 
 CHARGED = utc(2026, 4, 5)  # the default three-day payment grace period is over
 MARCH = "2026-03-05T00:00:00Z"

@@ -33,6 +33,7 @@ from octane.core.runtime import Octane
 from octane.core.store.tables import Invoice
 from octane.core.vendor_settings import update_invoice_settings
 from octane.core.vendors import create_api_key, create_vendor
+from octane.testing.smtp import SmtpServer
 from tests.billing_world import (
     FINALIZED,
     IN_GRACE,
@@ -43,7 +44,6 @@ from tests.billing_world import (
     pdf_text,
     smtp_block,
 )
-from tests.mail import SmtpServer
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from octane.core.branding import get_branding
 from octane.core.clock import utc
 from octane.core.invoices import list_invoices
 from octane.core.vendor_settings import update_invoice_settings
+from octane.testing.smtp import SmtpServer
 from tests.billing_world import smtp_block
-from tests.mail import SmtpServer
 from tests.portal import advance, billing_vendor, login, page_csrf, portal_client, vendor_user
 
 HTMX = {"HX-Request": "true"}

@@ -30,8 +30,8 @@ from octane.plugins.stripe.client import stripe_client
 from octane.plugins.stripe.customers import ensure_customer
 from octane.plugins.stripe.payments import collect as stripe_collect
 from octane.testing.fake_stripe import FakeStripe
+from octane.testing.smtp import SmtpServer
 from tests.billing_world import FINALIZED, World, bill, open_world, smtp_block
-from tests.mail import SmtpServer
 
 CHARGED = utc(2026, 4, 5)  # the default three-day payment grace period is over
 
