@@ -18,6 +18,7 @@ passes; reconciliation then finds out whether the provider charged.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,7 +32,7 @@ from octane.core.contracts import (
     PaymentStatus,
 )
 from octane.core.delivery import send_notification, settings_for
-from octane.core.errors import ConflictError, StateError
+from octane.core.errors import ConflictError, OctaneError, StateError
 from octane.core.ids import new_id
 from octane.core.invoices import get_invoice_row
 from octane.core.plugins import PluginHost
@@ -39,6 +40,8 @@ from octane.core.store.engine import write_transaction
 from octane.core.store.tables import Invoice, LedgerEntry, PaymentAttempt
 from octane.core.timeline import record
 from octane.core.views import attempt_view, customer_view_by_id, invoice_view, vendor_view
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "COLLECTABLE",
@@ -156,11 +159,18 @@ async def collect(
             customer=customer,
         )
     except Exception as exc:  # lost or ambiguous: never a blind retry
-        result = PaymentResult(
-            status=PaymentStatus.UNKNOWN, failure_message=f"{type(exc).__name__}: {exc}"
-        )
+        result = _unknown_after(exc, "collect_payment", provider)
     await apply_result(plugins, vendor_id, row["id"], result, clock=clock)
     return row
+
+
+def _unknown_after(exc: Exception, hook: str, provider: str) -> PaymentResult:
+    """A provider call that raised may still have moved money: the outcome is unknown, and
+    the reconciliation job asks the provider later. The error (which names the plugin)
+    is kept on the attempt and logged with its traceback for the operator."""
+    logger.warning("%s for provider %r raised: %s", hook, provider, exc, exc_info=exc)
+    message = str(exc) if isinstance(exc, OctaneError) else f"{type(exc).__name__}: {exc}"
+    return PaymentResult(status=PaymentStatus.UNKNOWN, failure_message=message)
 
 
 async def reconcile(
@@ -204,9 +214,7 @@ async def reconcile(
             customer=customer,
         )
     except Exception as exc:
-        result = PaymentResult(
-            status=PaymentStatus.UNKNOWN, failure_message=f"{type(exc).__name__}: {exc}"
-        )
+        result = _unknown_after(exc, "reconcile_payment", attempt["provider"])
     await record(
         vendor_id,
         "payment.reconciled",

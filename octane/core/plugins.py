@@ -40,7 +40,7 @@ import pluggy
 from octane.core import hookspecs
 from octane.core.contracts import DeliveryChannelInfo, PaymentProviderInfo
 from octane.core.documents import DocumentStore
-from octane.core.errors import ConfigError, PluginError
+from octane.core.errors import ConfigError, OctaneError, PluginError
 from octane.core.plugin_context import PluginContext
 
 __all__ = [
@@ -369,7 +369,7 @@ class PluginHost:
             if impl.plugin_name == plugin_name:
                 if "context" in impl.argnames:
                     kwargs = {**kwargs, "context": self.context(plugin_name)}
-                value = await resolve(impl.function(*self._arguments(impl, kwargs)))
+                value = await _named_call(impl, hook_name, self._arguments(impl, kwargs))
                 if not isinstance(value, expect):
                     raise PluginError(
                         f"Plugin '{plugin_name}' returned {type(value).__name__} from "
@@ -388,7 +388,7 @@ class PluginHost:
             arguments = kwargs
             if "context" in impl.argnames:
                 arguments = {**kwargs, "context": self.context(impl.plugin_name)}
-            value = await resolve(impl.function(*self._arguments(impl, arguments)))
+            value = await _named_call(impl, hook_name, self._arguments(impl, arguments))
             if value is not None:
                 return impl.plugin_name, value
         return None
@@ -418,6 +418,20 @@ class PluginHost:
     @property
     def active(self) -> list[str]:
         return sorted(name for name, record in self.records.items() if record.enabled)
+
+
+async def _named_call(impl: pluggy.HookImpl, hook_name: str, arguments: list[Any]) -> Any:
+    """Call one implementation; an unexpected exception becomes a PluginError naming the
+    plugin and the hook. Octane's own errors (a plugin saying "not configured", say) pass
+    through unchanged: they already speak to the vendor."""
+    try:
+        return await resolve(impl.function(*arguments))
+    except OctaneError:
+        raise
+    except Exception as exc:
+        raise PluginError(
+            f"Plugin '{impl.plugin_name}' failed in {hook_name}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def load_plugins(
