@@ -98,6 +98,7 @@ def _summary(row: Mapping[str, Any], customer_name: str) -> dict[str, Any]:
         "delivery_channel": row["delivery_channel"],
         "delivery_status": row["delivery_status"],
         "delivery_error": row["delivery_error"],
+        "delivery_reference": row["delivery_reference"],
         "delivered_at": row["delivered_at"],
         "pdf_url": f"/api/v1/invoices/{row['id']}/pdf",
         "provider": row["provider"],

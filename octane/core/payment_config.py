@@ -5,11 +5,14 @@ The core checks the shape; the built-in sandbox's settings are checked here too,
 because a scripted outcome with a typo would otherwise only show up as a failed
 charge weeks later.
 
-The sandbox script: ``{"sandbox": {"outcomes": [...], "unknown_resolves_to": ...}}``.
+The sandbox script: ``{"sandbox": {"outcomes": [...], "unknown_resolves_to": ...,
+"delivery": ...}}``.
 Attempt *n* uses ``outcomes[n-1]`` (the last one repeats): ``succeed``,
 ``fail:<failure code>``, ``unknown`` (the charge happens but the answer is lost) or
 ``pending`` (the outcome arrives later). ``unknown_resolves_to`` (``succeeded`` by
 default, or ``failed``) is what reconciliation finds for ``unknown`` and ``pending``.
+``delivery`` (``deliver`` by default, or ``fail``) is what the sandbox delivery channel
+does with the customer's invoices and notifications.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ _SIMPLE = ("succeed", "unknown", "pending")
 class SandboxScript:
     outcomes: tuple[str, ...] = ("succeed",)
     unknown_resolves_to: str = "succeeded"
+    delivery: str = "deliver"
 
     def outcome_for(self, attempt_number: int) -> str:
         return self.outcomes[min(attempt_number, len(self.outcomes)) - 1]
@@ -38,11 +42,11 @@ class SandboxScript:
 def sandbox_script(raw: object, *, field: str = "payment_config.sandbox") -> SandboxScript:
     if not isinstance(raw, Mapping):
         raise ValidationError("The sandbox settings must be an object.", field=field)
-    unknown = set(raw) - {"outcomes", "unknown_resolves_to"}
+    unknown = set(raw) - {"outcomes", "unknown_resolves_to", "delivery"}
     if unknown:
         raise ValidationError(
-            f"Unknown sandbox setting '{sorted(unknown)[0]}'; use outcomes and "
-            "unknown_resolves_to.",
+            f"Unknown sandbox setting '{sorted(unknown)[0]}'; use outcomes, "
+            "unknown_resolves_to and delivery.",
             field=f"{field}.{sorted(unknown)[0]}",
         )
     outcomes = raw.get("outcomes", ["succeed"])
@@ -68,7 +72,10 @@ def sandbox_script(raw: object, *, field: str = "payment_config.sandbox") -> San
         raise ValidationError(
             "unknown_resolves_to is succeeded or failed.", field=f"{field}.unknown_resolves_to"
         )
-    return SandboxScript(outcomes=tuple(outcomes), unknown_resolves_to=resolves)
+    delivery = raw.get("delivery", "deliver")
+    if delivery not in ("deliver", "fail"):
+        raise ValidationError("delivery is deliver or fail.", field=f"{field}.delivery")
+    return SandboxScript(outcomes=tuple(outcomes), unknown_resolves_to=resolves, delivery=delivery)
 
 
 def validate_payment_config(raw: object) -> dict[str, Any]:

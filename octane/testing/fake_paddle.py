@@ -189,6 +189,8 @@ class FakePaddle(LocalServer):
         self.requests: list[tuple[str, str]] = []
         self.emailed_invoices: list[str] = []
         self.declines: dict[str, str] = {}
+        self.outage = False
+        """While True, every API request answers 503 (Paddle is down)."""
         self.hang_after_recording = 0.0
         self.tax_percent = 0
         self.throttled = 0
@@ -328,6 +330,13 @@ class FakePaddle(LocalServer):
         try:
             self._throttle((scope.get("client") or ("?", 0))[0])
             self._authenticate(headers)
+            if self.outage:
+                raise PaddleError(
+                    503,
+                    "service_unavailable",
+                    "Paddle is temporarily unavailable.",
+                    kind="api_error",
+                )
             parsed: Any = None
             if body:
                 try:

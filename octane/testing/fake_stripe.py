@@ -168,6 +168,8 @@ class FakeStripe(LocalServer):
         self.requests: list[tuple[str, str, dict[str, Any]]] = []
         self.hang_after_recording = 0.0
         self.rate_limit_next = 0
+        self.outage = False
+        """While True, every API request answers 503 (Stripe is down)."""
         """Answer this many of the next API requests with 429, as Stripe does when busy."""
         self.tax_percent = 0
         """Stripe Tax's rate for invoices with automatic_tax (0: Stripe Tax not set up)."""
@@ -335,6 +337,8 @@ class FakeStripe(LocalServer):
             account = params.get("stripe_user_id", "")
             self.accounts.pop(account, None)
             return 200, {"stripe_user_id": account}, None
+        if self.outage:
+            raise _error(503, "api_error", "Stripe is temporarily unavailable.")
         if self.rate_limit_next > 0:
             self.rate_limit_next -= 1
             raise _error(

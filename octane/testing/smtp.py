@@ -48,5 +48,9 @@ class SmtpServer:
             self._controller = None
 
     @property
+    def stopped(self) -> bool:
+        return self._controller is None
+
+    @property
     def messages(self) -> list[EmailMessage]:
         return [message for _, message in self.received]

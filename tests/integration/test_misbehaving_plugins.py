@@ -171,3 +171,27 @@ async def test_a_hook_that_does_not_exist_stops_start_up_naming_the_plugin(
         caught.value
     )
     assert "Did you mean 'collect_payment'?" in str(caught.value)
+
+
+async def test_a_money_hook_that_raises_keeps_the_draft_and_names_the_plugin(
+    db_url: str, tmp_path: Path
+) -> None:
+    class Surcharge:
+        @hookimpl
+        def compute_charges(self) -> Any:
+            raise ZeroDivisionError("division by zero")
+
+    async with open_world(
+        db_url, tmp_path, enabled=["surcharge"], blocks={}, register={"surcharge": Surcharge()}
+    ) as world:
+        await bill(world)
+        summary = await world.at(FINALIZED)
+        row = await Invoice.select().where(Invoice.vendor == world.vendor).first()
+        assert row is not None and row["status"] == "draft" and row["number"] is None
+        shown = await world.client.get(f"/api/v1/invoices/{row['id']}", headers=world.headers)
+        assert shown.json()["error"]["code"] == "plugin_error", "a clear error, not a crash"
+        assert "Plugin 'surcharge' failed in compute_charges" in shown.json()["error"]["message"]
+        assert any(
+            "Plugin 'surcharge' failed in compute_charges: ZeroDivisionError" in error
+            for error in summary.errors
+        ), summary.errors

@@ -5,11 +5,13 @@ Charges follow the customer's script (see :mod:`octane.core.payment_config`) and
 recorded, one per idempotency key, in ``sandbox_charge`` like a real provider would:
 a repeated call with the same key returns the first result and charges nothing more,
 and reconciliation looks the attempt up there. The ``sandbox`` channel "delivers"
-invoices and notifications by returning a deterministic reference; the core records
-them on the invoice and in its timeline.
+invoices and notifications by recording them in the outbox (``outbound_message``), once
+per message id, or fails when the customer's script says ``"delivery": "fail"``.
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from octane import hookimpl
 from octane.core.clock import SystemClock
@@ -30,6 +32,7 @@ from octane.core.contracts import (
 )
 from octane.core.errors import OctaneError
 from octane.core.ids import new_id
+from octane.core.outbox import begin_message, mark_sent
 from octane.core.payment_config import sandbox_script
 from octane.core.store.engine import is_unique_violation
 from octane.core.store.tables import SandboxCharge
@@ -142,13 +145,64 @@ async def reconcile_payment(attempt: AttemptView, customer: CustomerView) -> Pay
     return _result(row)
 
 
+async def _now(vendor: VendorView) -> datetime:
+    return (await vendor_clock(vendor.id) if vendor.test_mode else SystemClock()).now()
+
+
+async def _send(
+    vendor: VendorView,
+    customer: CustomerView,
+    *,
+    invoice_id: str,
+    kind: str,
+    message_id: str,
+) -> DeliveryResult:
+    """Record the message as sent (once per message id), or fail as the script says."""
+    try:
+        script = sandbox_script(customer.payment_config.get(NAME, {}))
+    except OctaneError as error:
+        return DeliveryResult(
+            status=DeliveryStatus.FAILED, error=f"Sandbox settings are invalid: {error}"
+        )
+    if script.delivery == "fail":
+        return DeliveryResult(
+            status=DeliveryStatus.FAILED, error="Sandbox: delivery failed as scripted."
+        )
+    at = await _now(vendor)
+    if await begin_message(
+        vendor_id=vendor.id,
+        invoice_id=invoice_id,
+        channel=NAME,
+        kind=kind,
+        message_id=message_id,
+        recipient=customer.email or customer.name,
+        at=at,
+    ):
+        await mark_sent(message_id, at=at)
+    return DeliveryResult(status=DeliveryStatus.DELIVERED, reference=message_id)
+
+
 @hookimpl
-def deliver_invoice(invoice: InvoiceView) -> DeliveryResult:
-    return DeliveryResult(
-        status=DeliveryStatus.DELIVERED, reference=f"sandbox-invoice-{invoice.id}"
+async def deliver_invoice(
+    invoice: InvoiceView, vendor: VendorView, customer: CustomerView, send_key: str
+) -> DeliveryResult:
+    return await _send(
+        vendor,
+        customer,
+        invoice_id=invoice.id,
+        kind="invoice",
+        message_id=f"sandbox-invoice-{send_key}",
     )
 
 
 @hookimpl
-def send_notification(notification: Notification) -> DeliveryResult:
-    return DeliveryResult(status=DeliveryStatus.DELIVERED, reference=f"sandbox-{notification.id}")
+async def send_notification(
+    notification: Notification, vendor: VendorView, customer: CustomerView
+) -> DeliveryResult:
+    return await _send(
+        vendor,
+        customer,
+        invoice_id=notification.invoice.id,
+        kind=notification.kind.value,
+        message_id=f"sandbox-{notification.id}",
+    )

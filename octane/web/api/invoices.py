@@ -78,6 +78,9 @@ class InvoiceSummaryOut(msgspec.Struct, kw_only=True):
     delivery_status: str | None
     delivery_error: str
     """Why the last delivery failed (the channel's error, e.g. the SMTP server's reply)."""
+    delivery_reference: str | None
+    """The channel's reference for the last delivery (an email's Message-ID, the
+    provider's invoice id)."""
     delivered_at: datetime | None
     pdf_url: str
     """The invoice as a PDF (a draft's is rendered live and marked DRAFT)."""
