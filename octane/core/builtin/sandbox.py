@@ -73,6 +73,11 @@ def _result(row: dict[str, object]) -> PaymentResult:
     )
 
 
+async def _now(vendor: VendorView) -> datetime:
+    """The vendor's now: its test clock's, or the system time."""
+    return (await vendor_clock(vendor.id) if vendor.test_mode else SystemClock()).now()
+
+
 async def _recorded(key: str) -> dict[str, object] | None:
     return await SandboxCharge.select().where(SandboxCharge.idempotency_key == key).first()
 
@@ -97,7 +102,7 @@ async def collect_payment(
     status = {"succeed": "succeeded", "unknown": "pending", "pending": "pending"}.get(
         outcome, "failed"
     )
-    clock = await vendor_clock(vendor.id) if vendor.test_mode else SystemClock()
+    now = await _now(vendor)
     try:
         await SandboxCharge.insert(
             SandboxCharge(
@@ -109,7 +114,7 @@ async def collect_payment(
                 currency=attempt.currency,
                 status=status,
                 failure_code=code,
-                created_at=clock.now(),
+                created_at=now,
             )
         )
     except Exception as exc:  # a concurrent identical request won the key
@@ -143,10 +148,6 @@ async def reconcile_payment(attempt: AttemptView, customer: CustomerView) -> Pay
         row = await _recorded(attempt.idempotency_key)
         assert row is not None
     return _result(row)
-
-
-async def _now(vendor: VendorView) -> datetime:
-    return (await vendor_clock(vendor.id) if vendor.test_mode else SystemClock()).now()
 
 
 async def _send(
