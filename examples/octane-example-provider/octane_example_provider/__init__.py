@@ -39,8 +39,9 @@ from octane.core.contracts import (
 )
 from octane.core.plugin_context import PluginContext
 
-from octane_example_provider.config import ExamplePayConfig
-from octane_example_provider.gateway import PROVIDER
+# Only light imports here: httpx and Litestar are imported inside the hooks that use them,
+# so a missing package is reported by check_compatibility instead of failing the import.
+from octane_example_provider.config import PROVIDER, ExamplePayConfig
 
 __all__ = [
     "ExamplePayConfig",

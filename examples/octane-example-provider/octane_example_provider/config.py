@@ -19,7 +19,10 @@ from typing import Annotated
 
 import msgspec
 
-__all__ = ["ExamplePayConfig"]
+__all__ = ["PROVIDER", "ExamplePayConfig"]
+
+PROVIDER = "examplepay"
+"""The payment provider's name (and the plugin's): vendors choose it in their invoice settings."""
 
 
 class ExamplePayConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

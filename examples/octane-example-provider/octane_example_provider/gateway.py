@@ -38,11 +38,9 @@ from octane.core.contracts import (
     VendorView,
 )
 
-from octane_example_provider.config import ExamplePayConfig
+from octane_example_provider.config import PROVIDER, ExamplePayConfig
 
-__all__ = ["DECLINE_CODES", "PROVIDER", "collect", "reconcile", "result_from_charge"]
-
-PROVIDER = "examplepay"
+__all__ = ["DECLINE_CODES", "collect", "reconcile", "result_from_charge"]
 
 DECLINE_CODES: dict[str, FailureCode] = {
     "refused": FailureCode.CARD_DECLINED,

@@ -39,7 +39,8 @@ from octane.core.jobs import enqueue_unique
 from octane.core.plugins import PluginHost
 from octane.core.webhooks import apply_recorded, apply_unapplied, finish_event, record_event
 
-from octane_example_provider.gateway import PROVIDER, result_from_charge
+from octane_example_provider.config import PROVIDER
+from octane_example_provider.gateway import result_from_charge
 
 __all__ = [
     "PROCESS_JOB",
