@@ -108,8 +108,20 @@ def _build_parser() -> argparse.ArgumentParser:
     clock_advance.add_argument("--to", required=True, help="RFC 3339 time, e.g. 2026-05-01T00:00Z")
     clock_advance.add_argument("--json", action="store_true", help="print JSON")
 
-    plugins = commands.add_parser("plugins", help="list installed plugins and their state")
+    plugins = commands.add_parser(
+        "plugins", help="list installed plugins and their state ('plugins new' starts one)"
+    )
     plugins.add_argument("--json", action="store_true", help="print JSON")
+    plugin_actions = plugins.add_subparsers(dest="plugins_command", metavar="ACTION")
+    plugins_new = plugin_actions.add_parser(
+        "new", help="create a new plugin distribution (a payment provider skeleton) to fill in"
+    )
+    plugins_new.add_argument(
+        "name", metavar="NAME", help="the plugin's name: a lowercase Python identifier (acmepay)"
+    )
+    plugins_new.add_argument(
+        "--dir", help="the folder to create (default: ./octane-NAME); it must not exist"
+    )
 
     commands.add_parser(
         "check-config", help="validate the configuration and print it, secrets masked"
@@ -296,6 +308,22 @@ def _cmd_plugins(config: OctaneConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plugins_new(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from octane.scaffold import new_plugin
+
+    target, written = new_plugin(args.name, Path(args.dir) if args.dir else None)
+    print(f"Created the plugin '{args.name}' in {target}:")
+    for path in written:
+        print(f"    {path.relative_to(target)}")
+    print(
+        f"Next: pip install -e {target}, fill in the TODOs, and enable it in octane.toml "
+        f'([plugins] enabled = ["{args.name}"]).'
+    )
+    return 0
+
+
 def _cmd_check_config(config: OctaneConfig) -> int:
     from octane.core.plugins import load_plugins
 
@@ -333,6 +361,8 @@ def _cmd_worker(config: OctaneConfig) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "plugins" and args.plugins_command == "new":
+        return _cmd_plugins_new(args)  # needs no configuration
     config = load_config(args.config)
     command = args.command
     if command == "migrate":

@@ -32,16 +32,18 @@ async def portal_client(
     extra_plugins: dict[str, object] | None = None,
     enabled: list[str] | None = None,
     blocks: dict[str, dict[str, Any]] | None = None,
+    entry_points: bool = False,
 ) -> AsyncIterator[AsyncTestClient[Any]]:
     """The whole app on a fresh database, reached over https (so Secure cookies flow),
-    with the ``sandbox`` plugin, ``enabled`` bundled ones and ``extra_plugins``."""
+    with the ``sandbox`` plugin, ``enabled`` bundled ones and ``extra_plugins`` (and, with
+    ``entry_points``, installed third-party ones found as a deployment finds them)."""
     engine = await open_engine(db_url, pool=False)
     config = load_config(env={"OCTANE_DATA_DIR": str(tmp_path / "data"), **(env or {})})
     plugins = load_plugins(
         ["sandbox", *(enabled or []), *(extra_plugins or {})],
         blocks=blocks,
         extra_plugins=extra_plugins,
-        use_entry_points=False,
+        use_entry_points=entry_points,
     )
     runtime = Octane(
         config=config, plugins=plugins, engine=engine, clock=SystemClock(), secret_key=SECRET
