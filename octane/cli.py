@@ -122,6 +122,9 @@ def _build_parser() -> argparse.ArgumentParser:
     plugins_new.add_argument(
         "--dir", help="the folder to create (default: ./octane-NAME); it must not exist"
     )
+    plugin_actions.add_parser(
+        "hooks", help="print the reference of every hook (Markdown, as in docs/hooks.md)"
+    )
 
     commands.add_parser(
         "check-config", help="validate the configuration and print it, secrets masked"
@@ -363,6 +366,11 @@ def _cmd_worker(config: OctaneConfig) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "plugins" and args.plugins_command == "new":
         return _cmd_plugins_new(args)  # needs no configuration
+    if args.command == "plugins" and args.plugins_command == "hooks":
+        from octane.core.hook_reference import render_hook_reference
+
+        print(render_hook_reference(), end="")
+        return 0
     config = load_config(args.config)
     command = args.command
     if command == "migrate":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from octane.core.hook_reference import HOOK_KINDS, hook_functions, render_hook_reference
@@ -24,3 +26,11 @@ def test_docs_hooks_md_is_up_to_date() -> None:
     )
     for name in HOOK_KINDS:
         assert f"### `{name}`" in expected
+
+
+def test_octane_plugins_hooks_prints_the_reference() -> None:
+    octane = Path(sys.executable).parent / "octane"
+    printed = subprocess.run(
+        [str(octane), "plugins", "hooks"], capture_output=True, text=True, check=True
+    )
+    assert printed.stdout == render_hook_reference()
