@@ -8,7 +8,8 @@ Run with ``make bench`` or ``.venv/bin/python bench/ingest.py [--total N] [--sin
    5% of them repeating an id already sent (they must come back as duplicates).
 2. Floor: raw ``sqlite3.executemany`` of the same rows into the same migrated table
    and indexes, 1,000 rows per transaction, in the same run, on a connection with the
-   same pragmas as the server's (``synchronous``, page cache, WAL checkpointing).
+   same pragmas as the server's (``synchronous``, page cache, WAL checkpointing), the
+   rows settled into the usage index by the same rule as the server's.
 3. Single: 8 concurrent client connections POST one measurement each, for
    ``--single`` requests (default 20,000); reports requests/s and latency percentiles.
 
@@ -40,6 +41,7 @@ from typing import Any
 
 import httpx
 
+from octane.core.store.bulk import SETTLE_AFTER, settle
 from octane.core.store.sqlite_pool import SYNCHRONOUS_LEVELS, connection_pragmas
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -309,6 +311,7 @@ def _raw_floor(data_dir: Path, items: list[dict[str, Any]], synchronous: str) ->
                 0,
                 "",
                 "",
+                0,
             )
         )
     started = time.perf_counter()
@@ -317,10 +320,11 @@ def _raw_floor(data_dir: Path, items: list[dict[str, Any]], synchronous: str) ->
         backup_target.executemany(
             'INSERT INTO measurement ("vendor", "customer", "meter", "key", "value_micros", '
             '"time", "labels", "content_hash", "received_at", "voided", "correction_reason", '
-            '"corrected_by") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+            '"corrected_by", "stage") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
             rows[start : start + 1000],
         )
         backup_target.execute("COMMIT")
+        settle(backup_target, at_least=SETTLE_AFTER)  # into the usage index, as Octane does
     elapsed = time.perf_counter() - started
     backup_target.close()
     return len(items) / elapsed  # same number of input items as the HTTP run

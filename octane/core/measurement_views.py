@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from octane.core.clock import as_utc
+from octane.core.metering import measurements_in
 from octane.core.store.tables import Measurement
 
 __all__ = ["VALUE_SCALE", "effective_measurements"]
@@ -34,21 +35,18 @@ async def effective_measurements(
     ``meter``, ``value`` (Decimal), ``time``, ``labels``, ``voided``, ``corrected``
     (whether this is a correction), ``reason`` and ``corrected_by``.
     """
+    source, scope = measurements_in(vendor_id, [customer_id], start, end)
     rows = await Measurement.raw(
         "SELECT m.id AS id, COALESCE(o.key, m.key) AS key, mt.name AS meter, "
         "m.value_micros AS value_micros, m.time AS time, m.labels AS labels, "
         "m.voided AS voided, m.corrects AS corrects, m.correction_reason AS reason, "
         "m.corrected_by AS corrected_by "
-        "FROM measurement m JOIN meter mt ON mt.id = m.meter "
+        f"FROM {source} JOIN meter mt ON mt.id = m.meter "
         "LEFT JOIN measurement o ON o.id = m.corrects "
-        "WHERE m.vendor = {} AND m.customer = {} AND m.time >= {} AND m.time < {} "
-        "AND NOT EXISTS (SELECT 1 FROM measurement r "
+        "WHERE NOT EXISTS (SELECT 1 FROM measurement r "
         "WHERE r.corrects = COALESCE(m.corrects, m.id) AND r.id > m.id) "
         "ORDER BY m.time DESC, m.id DESC LIMIT {}",
-        vendor_id,
-        customer_id,
-        start,
-        end,
+        *scope,
         limit + 1,
     )
     out = [

@@ -559,11 +559,38 @@ async def correct_measurement(
 # -------------------------------------------------------------------- aggregation
 
 _EFFECTIVE = (
-    "m.vendor = {} AND m.customer = {} AND m.time >= {} AND m.time < {} "
-    "AND NOT EXISTS (SELECT 1 FROM measurement r "
+    "NOT EXISTS (SELECT 1 FROM measurement r "
     "WHERE r.corrects = COALESCE(m.corrects, m.id) AND r.id > m.id) "
     "AND m.voided = {}"
 )
+"""A row of ``m`` that counts: not replaced by a later correction, not voided (arg: False)."""
+
+_UNCORRECTED = "m.voided = {}"
+"""The same when nobody in scope has a correction in the period (arg: False)."""
+
+
+def measurements_in(
+    vendor_id: str, customer_ids: Sequence[str], start: datetime, end: datetime
+) -> tuple[str, list[Any]]:
+    """The FROM item ``m``: the vendor's measurements of these customers in ``[start, end)``,
+    with the query arguments for its placeholders (they come first in the query).
+
+    On SQLite, freshly ingested rows (stage 0) are not in the usage index yet
+    (:class:`~octane.core.store.tables.Measurement`): the usage index finds the settled
+    rows and ``ix_measurement_recent`` the few thousand unsettled ones. PostgreSQL stores
+    every row settled, so there it is the plain table.
+    """
+    marks = ", ".join("{}" for _ in customer_ids)
+    scope = f"vendor = {{}} AND customer IN ({marks}) AND time >= {{}} AND time < {{}}"
+    args: list[Any] = [vendor_id, *customer_ids, start, end]
+    if is_postgres():
+        return f"(SELECT * FROM measurement WHERE {scope}) m", args
+    return (
+        f"(SELECT * FROM measurement WHERE stage = 1 AND {scope} "
+        'UNION ALL SELECT * FROM measurement INDEXED BY "ix_measurement_recent" '
+        f"WHERE stage = 0 AND {scope}) m",
+        args + args,
+    )
 
 
 def _quantity(micros: Any) -> Decimal:
@@ -583,15 +610,16 @@ async def aggregate(
     quantities = {m["name"]: Decimal(0) for m in meters}
     if not meters:
         return quantities
-    args = [vendor_id, customer_id, period.start, period.end, False]
+    source, scope = measurements_in(vendor_id, [customer_id], period.start, period.end)
     simple = [m["id"] for m in meters if m["aggregation"] in ("sum", "count", "max")]
     if simple:
         placeholders = ", ".join("{}" for _ in simple)
         rows = await Measurement.raw(
             "SELECT m.meter AS meter, SUM(m.value_micros) AS total, COUNT(*) AS n, "
-            f"MAX(m.value_micros) AS top FROM measurement m WHERE {_EFFECTIVE} "
+            f"MAX(m.value_micros) AS top FROM {source} WHERE {_EFFECTIVE} "
             f"AND m.meter IN ({placeholders}) GROUP BY m.meter",
-            *args,
+            *scope,
+            False,
             *simple,
         )
         for row in rows:
@@ -606,9 +634,10 @@ async def aggregate(
     for meter in meters:
         if meter["aggregation"] == "last":
             rows = await Measurement.raw(
-                f"SELECT m.value_micros AS v FROM measurement m WHERE {_EFFECTIVE} "
+                f"SELECT m.value_micros AS v FROM {source} WHERE {_EFFECTIVE} "
                 "AND m.meter = {} ORDER BY m.time DESC, m.id DESC LIMIT 1",
-                *args,
+                *scope,
+                False,
                 meter["id"],
             )
             if rows:
@@ -620,10 +649,11 @@ async def aggregate(
             else:
                 expression, parameter = "json_extract(m.labels, {})", f'$."{label}"'
             rows = await Measurement.raw(
-                f"SELECT COUNT(DISTINCT {expression}) AS n FROM measurement m "
+                f"SELECT COUNT(DISTINCT {expression}) AS n FROM {source} "
                 f"WHERE {_EFFECTIVE} AND m.meter = {{}}",
                 parameter,
-                *args,
+                *scope,
+                False,
                 meter["id"],
             )
             quantities[meter["name"]] = Decimal(int(rows[0]["n"])) if rows else Decimal(0)
@@ -659,22 +689,17 @@ async def aggregate_many(
     by_id = {m["id"]: m for m in meters}
     simple = [m["id"] for m in meters if m["aggregation"] in ("sum", "count", "max")]
     if simple:
-        customers = ", ".join("{}" for _ in customer_ids)
         meter_marks = ", ".join("{}" for _ in simple)
         corrected = await _corrected_customers(vendor_id, customer_ids, period)
-        effective = _EFFECTIVE.replace("m.customer = {}", f"m.customer IN ({customers})")
-        if not corrected:
-            # Nobody in the batch has a correction in the period: every row is effective
-            # unless voided, so the per-row correction probe can be skipped.
-            effective = effective[: effective.index(" AND NOT EXISTS")] + " AND m.voided = {}"
+        # Nobody in the batch has a correction in the period: every row is effective
+        # unless voided, so the per-row correction probe can be skipped.
+        effective = _EFFECTIVE if corrected else _UNCORRECTED
+        source, scope = measurements_in(vendor_id, customer_ids, period.start, period.end)
         rows = await Measurement.raw(
             "SELECT m.customer AS customer, m.meter AS meter, SUM(m.value_micros) AS total, "
-            "COUNT(*) AS n, MAX(m.value_micros) AS top FROM measurement m "
+            f"COUNT(*) AS n, MAX(m.value_micros) AS top FROM {source} "
             f"WHERE {effective} AND m.meter IN ({meter_marks}) GROUP BY m.customer, m.meter",
-            vendor_id,
-            *customer_ids,
-            period.start,
-            period.end,
+            *scope,
             False,
             *simple,
         )

@@ -11,10 +11,18 @@ import pytest
 
 from octane.core.clock import utc
 from octane.core.ids import new_id
+from octane.core.store import bulk
 from octane.core.store.tables import BillingCycle, Invoice, Measurement, Subscription
 from tests.helpers import new_vendor
 
 NOW = utc(2026, 2, 10, 12)  # the vendor's test clock: in the February cycle
+
+
+@pytest.fixture(autouse=True, params=["settled at once", "left unsettled"])
+def settling(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test twice: with SQLite's fresh rows settled into the usage index after each
+    write, and with them all left unsettled (stage 0), so reads must find both."""
+    monkeypatch.setattr(bulk, "SETTLE_AFTER", 1 if request.param == "settled at once" else 10**9)
 
 
 async def setup_catalog(api: Any, headers: dict[str, str]) -> None:

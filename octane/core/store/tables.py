@@ -236,6 +236,12 @@ class Measurement(Table, tablename="measurement"):
     correction_reason = Text(default="")
     corrected_by = Varchar(length=200, default="")
     received_at = _time()
+    stage = Integer(default=1)
+    """1 once the row is in the usage index; 0 for a row just written by SQLite ingestion,
+    not yet there. Batches are written at stage 0, which keeps them out of the usage index
+    (the costly part of a write, see ``ix_measurement_usage``), and the writer settles them
+    into it thousands at a time (:mod:`octane.core.store.bulk`). Usage queries read both
+    stages (:func:`octane.core.metering.measurements_in`)."""
 
 
 class Invoice(Table, tablename="invoice"):
