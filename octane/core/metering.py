@@ -659,25 +659,46 @@ async def aggregate_many(
     by_id = {m["id"]: m for m in meters}
     simple = [m["id"] for m in meters if m["aggregation"] in ("sum", "count", "max")]
     if simple:
-        customers = ", ".join("{}" for _ in customer_ids)
         meter_marks = ", ".join("{}" for _ in simple)
         corrected = await _corrected_customers(vendor_id, customer_ids, period)
-        effective = _EFFECTIVE.replace("m.customer = {}", f"m.customer IN ({customers})")
+        effective = _EFFECTIVE
         if not corrected:
             # Nobody in the batch has a correction in the period: every row is effective
             # unless voided, so the per-row correction probe can be skipped.
             effective = effective[: effective.index(" AND NOT EXISTS")] + " AND m.voided = {}"
-        rows = await Measurement.raw(
-            "SELECT m.customer AS customer, m.meter AS meter, SUM(m.value_micros) AS total, "
-            "COUNT(*) AS n, MAX(m.value_micros) AS top FROM measurement m "
-            f"WHERE {effective} AND m.meter IN ({meter_marks}) GROUP BY m.customer, m.meter",
-            vendor_id,
-            *customer_ids,
-            period.start,
-            period.end,
-            False,
-            *simple,
-        )
+        if is_postgres():
+            # One index range scan per customer (ix_measurement_usage), so a batch reads
+            # its own customers' rows of the period only. With "customer IN (...)" the
+            # planner scans the whole table once per batch instead: ten batches, ten scans
+            # of every measurement of every period.
+            rows = await Measurement.raw(
+                "SELECT c.id AS customer, a.meter AS meter, a.total AS total, a.n AS n, "
+                "a.top AS top FROM unnest({}::varchar[]) AS c(id) CROSS JOIN LATERAL ("
+                "SELECT m.meter AS meter, SUM(m.value_micros) AS total, COUNT(*) AS n, "
+                "MAX(m.value_micros) AS top FROM measurement m "
+                f"WHERE {effective.replace('m.customer = {}', 'm.customer = c.id')} "
+                f"AND m.meter IN ({meter_marks}) GROUP BY m.meter) AS a",
+                list(customer_ids),
+                vendor_id,
+                period.start,
+                period.end,
+                False,
+                *simple,
+            )
+        else:
+            customers = ", ".join("{}" for _ in customer_ids)
+            rows = await Measurement.raw(
+                "SELECT m.customer AS customer, m.meter AS meter, SUM(m.value_micros) AS total, "
+                "COUNT(*) AS n, MAX(m.value_micros) AS top FROM measurement m "
+                f"WHERE {effective.replace('m.customer = {}', f'm.customer IN ({customers})')} "
+                f"AND m.meter IN ({meter_marks}) GROUP BY m.customer, m.meter",
+                vendor_id,
+                *customer_ids,
+                period.start,
+                period.end,
+                False,
+                *simple,
+            )
         for row in rows:
             meter = by_id[row["meter"]]
             kind = meter["aggregation"]
