@@ -39,7 +39,7 @@ from octane.core.metering import aggregate_many
 from octane.core.plugins import PluginHost
 from octane.core.prefetch import load as prefetch
 from octane.core.prefetch import using
-from octane.core.store.batch import execute_many, insert_rows
+from octane.core.store.batch import insert_rows, update_rows
 from octane.core.store.engine import is_postgres, write_transaction
 from octane.core.store.tables import (
     BillingCycle,
@@ -64,6 +64,21 @@ BATCH_SIZE = 1000
 
 
 _V, _T, _B, _TS = "varchar", "text", "bigint", "timestamptz"
+_CYCLE_COLUMNS = (
+    ("id", _V), ("vendor", _V), ("customer", _V), ("subscription", _V), ("period_start", _TS),
+    ("period_end", _TS), ("state", _V), ("accrued_amount", _B), ("created_at", _TS),
+)  # fmt: skip
+_DRAFT_COLUMNS = (
+    ("id", _V), ("vendor", _V), ("customer", _V), ("subscription", _V), ("cycle", _V),
+    ("status", _V), ("currency", _V), ("period_start", _TS), ("period_end", _TS),
+    ("created_at", _TS),
+)  # fmt: skip
+_FINAL_COLUMNS = (
+    ("number", _V), ("status", _V), ("subtotal", _B), ("tax", _B), ("total", _B),
+    ("amount_due", _B), ("finalized_at", _TS), ("due_at", _TS), ("collect_at", _TS),
+    ("paid_at", _TS), ("delivery_status", _V), ("next_payment_at", _TS),
+    ("settings_snapshot", "json"),
+)  # fmt: skip
 _LINE_COLUMNS = (
     ("vendor", _V), ("invoice", _V), ("position", "integer"), ("section", _V), ("kind", _V),
     ("description", _T), ("meter", _V), ("quantity", _V), ("unit_price", _V), ("amount", _B),
@@ -112,15 +127,14 @@ async def insert_cycle_rows(
     """Create the ``open`` rows of these (subscription, period) cycles in one statement;
     rows that exist already (the unique index on the period) are left as they are."""
     async with write_transaction():
-        await execute_many(
-            "INSERT INTO billing_cycle (id, vendor, customer, subscription, period_start, "
-            "period_end, state, accrued_amount, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'open', 0, ?) "
-            "ON CONFLICT (subscription, period_start, period_end) DO NOTHING",
+        await insert_rows(
+            "billing_cycle",
+            _CYCLE_COLUMNS,
             [
-                (new_id("cyc"), vendor_id, s["customer"], s["id"], p.start, p.end, now)
+                (new_id("cyc"), vendor_id, s["customer"], s["id"], p.start, p.end, "open", 0, now)
                 for s, p in periods
             ],
+            on_conflict="(subscription, period_start, period_end) DO NOTHING",
         )
 
 
@@ -191,15 +205,19 @@ async def close_ended_cycles(vendor_id: str, clock: Clock) -> int:
         for cid, row in customers.items()
     }
     async with write_transaction():
-        await execute_many(
-            "UPDATE billing_cycle SET state = 'grace', grace_ends_at = ? "
-            "WHERE id = ? AND state = 'open'",
-            [(c["period_end"] + grace[c["customer"]].invoice_grace_period, c["id"]) for c in ended],
+        await update_rows(
+            "billing_cycle",
+            [("state", _V), ("grace_ends_at", _TS)],
+            [("id", _V)],
+            [
+                ("grace", c["period_end"] + grace[c["customer"]].invoice_grace_period, c["id"])
+                for c in ended
+            ],
+            where="state = 'open'",
         )
-        await execute_many(
-            "INSERT INTO invoice (id, vendor, customer, subscription, cycle, status, currency, "
-            "period_start, period_end, created_at) VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?) "
-            "ON CONFLICT (cycle) DO NOTHING",
+        await insert_rows(
+            "invoice",
+            _DRAFT_COLUMNS,
             [
                 (
                     new_id("inv"),
@@ -207,6 +225,7 @@ async def close_ended_cycles(vendor_id: str, clock: Clock) -> int:
                     c["customer"],
                     c["subscription"],
                     c["id"],
+                    "draft",
                     currency[c["subscription"]],
                     c["period_start"],
                     c["period_end"],
@@ -214,6 +233,7 @@ async def close_ended_cycles(vendor_id: str, clock: Clock) -> int:
                 )
                 for c in ended
             ],
+            on_conflict="(cycle) DO NOTHING",
         )
     return len(ended)
 
@@ -455,17 +475,10 @@ async def _write(
                 now,
             )
         )
-    await execute_many(
-        "UPDATE invoice SET number = ?, status = ?, subtotal = ?, tax = ?, total = ?, "
-        "amount_due = ?, finalized_at = ?, due_at = ?, collect_at = ?, paid_at = ?, "
-        "delivery_status = ?, next_payment_at = ?, settings_snapshot = ? "
-        "WHERE id = ? AND status = 'draft'",
-        invoices,
-    )
+    await update_rows("invoice", _FINAL_COLUMNS, [("id", _V)], invoices, where="status = 'draft'")
     await insert_rows("invoice_line", _LINE_COLUMNS, lines)
-    await execute_many(
-        "UPDATE billing_cycle SET accrued_amount = ? WHERE id = ? AND accrued_amount = ?",
-        accruals,
+    await update_rows(
+        "billing_cycle", [("accrued_amount", _B)], [("id", _V), ("accrued_amount", _B)], accruals
     )
     await insert_rows("ledger_entry", _LEDGER_COLUMNS, ledger)
     await insert_rows("audit_log", _EVENT_COLUMNS, events)
