@@ -39,7 +39,7 @@ from octane.core.metering import aggregate_many
 from octane.core.plugins import PluginHost
 from octane.core.prefetch import load as prefetch
 from octane.core.prefetch import using
-from octane.core.store.batch import insert_rows, update_rows
+from octane.core.store.batch import insert_rows, one_of, update_rows
 from octane.core.store.engine import is_postgres, write_transaction
 from octane.core.store.tables import (
     BillingCycle,
@@ -112,7 +112,7 @@ async def _vendor_settings(vendor_id: str) -> dict[str, Any]:
 async def _customers(vendor_id: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     rows = (
         await Customer.select()
-        .where((Customer.vendor == vendor_id) & Customer.id.is_in(list(ids) or [""]))
+        .where((Customer.vendor == vendor_id) & one_of(Customer.id, ids))
         .output(load_json=True)
     )
     return {r["id"]: r for r in rows}
@@ -255,7 +255,7 @@ async def finalize_many(
         Invoice.select(Invoice.id, Invoice.customer, Invoice.cycle)
         .where(
             (Invoice.vendor == vendor_id)
-            & Invoice.id.is_in(list(invoice_ids) or [""])
+            & one_of(Invoice.id, invoice_ids)
             & (Invoice.status == "draft")
         )
         .order_by(Invoice.period_end)
@@ -271,19 +271,26 @@ async def finalize_many(
         customer_ids = sorted(chosen)
         if is_postgres():
             locked = await Customer.raw(
-                f"SELECT id FROM customer WHERE id IN ({_marks(customer_ids)}) ORDER BY id "
+                "SELECT id FROM customer WHERE id = ANY({}::varchar[]) ORDER BY id "
                 f"FOR NO KEY UPDATE{' SKIP LOCKED' if skip_locked else ''}",
-                *customer_ids,
+                customer_ids,
             )
             customer_ids = [str(r["id"]) for r in locked]
         cycle_ids = [chosen[c]["cycle"] for c in customer_ids]
         if not cycle_ids:
             return []
-        moved = await BillingCycle.raw(
-            "UPDATE billing_cycle SET state = 'invoiced' "
-            f"WHERE id IN ({_marks(cycle_ids)}) AND state = 'grace' RETURNING id",
-            *cycle_ids,
-        )
+        if is_postgres():
+            moved = await BillingCycle.raw(
+                "UPDATE billing_cycle SET state = 'invoiced' "
+                "WHERE id = ANY({}::varchar[]) AND state = 'grace' RETURNING id",
+                cycle_ids,
+            )
+        else:
+            moved = await BillingCycle.raw(
+                "UPDATE billing_cycle SET state = 'invoiced' "
+                f"WHERE id IN ({_marks(cycle_ids)}) AND state = 'grace' RETURNING id",
+                *cycle_ids,
+            )
         moved_ids = {str(r["id"]) for r in moved}
         batch = [chosen[c] for c in customer_ids if chosen[c]["cycle"] in moved_ids]
         if not batch:
@@ -308,13 +315,13 @@ async def compute_drafts(
     subscriptions = {
         s["id"]: s
         for s in await Subscription.select().where(
-            Subscription.id.is_in(sorted({c["subscription"] for c in cycles}) or [""])
+            one_of(Subscription.id, sorted({c["subscription"] for c in cycles}))
         )
     }
     plans = {
         p["id"]: p
         for p in await PricePlan.select()
-        .where(PricePlan.id.is_in(sorted({s["plan"] for s in subscriptions.values()}) or [""]))
+        .where(one_of(PricePlan.id, sorted({s["plan"] for s in subscriptions.values()})))
         .output(load_json=True)
     }
     meters = await Meter.select().where(Meter.vendor == vendor_id)
@@ -357,7 +364,7 @@ async def _finalize_batch(
     cycles = {
         c["id"]: c
         for c in await BillingCycle.select().where(
-            BillingCycle.id.is_in([row["cycle"] for row in batch])
+            one_of(BillingCycle.id, [row["cycle"] for row in batch])
         )
     }
     computed = await compute_drafts(plugins, vendor, [cycles[row["cycle"]] for row in batch])

@@ -25,13 +25,28 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from piccolo.columns import Column
+from piccolo.columns.combination import WhereRaw
 from piccolo.engine.postgres import PostgresEngine
 
 from octane.core.store.engine import current_engine
 
-__all__ = ["execute_many", "insert_rows", "update_rows"]
+__all__ = ["execute_many", "insert_rows", "one_of", "update_rows"]
 
 _MARK = re.compile(r"\?")
+
+
+def one_of(column: Column, values: Sequence[str]) -> WhereRaw:
+    """``column IN (values)`` for a where clause, for a batch's thousand ids: one array
+    parameter on PostgreSQL (``= ANY($1)``: one plan, an index lookup per id; a list of
+    a thousand parameters was planned as a scan filtering every row against the list,
+    and cost the ORM a thousand conversions), a plain list on SQLite."""
+    name = f'"{column._meta.table._meta.tablename}"."{column._meta.db_column_name}"'
+    if not values:
+        return WhereRaw("1 = 0")
+    if isinstance(current_engine(), PostgresEngine):
+        return WhereRaw(f"{name} = ANY({{}}::varchar[])", list(values))
+    return WhereRaw(f"{name} IN ({', '.join('{}' for _ in values)})", *values)
 
 
 def _numbered(sql: str) -> str:
