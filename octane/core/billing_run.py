@@ -11,9 +11,12 @@ does, in one transaction:
 3. Load every row the drafts need with one query per table, aggregate all the usage
    with one grouped query, and prefetch what the built-in plugins read
    (:mod:`octane.core.prefetch`); compute each draft through the hooks.
-4. Take the batch's invoice numbers with one ``UPDATE ... RETURNING`` of the sequence,
-   then write invoices, lines, accruals, ledger entries and timeline events with one
-   ``executemany`` each.
+4. Write the lines, accruals and ledger entries, then take the batch's invoice numbers
+   with one ``UPDATE ... RETURNING`` of the sequence and finalize the invoices and their
+   timeline events: one statement per table (:mod:`octane.core.store.batch`: ``COPY``
+   or ``unnest`` on PostgreSQL, ``executemany`` on SQLite). The sequence row stays
+   locked until the commit, so it is taken last: concurrent batches (several jobs, two
+   workers) wait for each other only for the invoices' own update.
 
 The number of statements per batch is fixed, so the cost per customer does not grow
 with the number of measurements. A batch that fails (a plugin error) is retried one
@@ -372,52 +375,25 @@ async def _finalize_batch(
         (row, draft, effective_settings(vendor["invoice_settings"], customer["invoice_settings"]))
         for row, (customer, draft) in zip(batch, computed, strict=True)
     ]
-    numbers = await take_numbers(
-        vendor_id,
-        len(drafts),
-        template=vendor["invoice_number_format"] or DEFAULT_FORMAT,
-        prefix=vendor["invoice_prefix"],
-        at=now,
-    )
-    await _write(vendor_id, drafts, numbers, cycles, now=now)
+    await _write(vendor_id, vendor, drafts, cycles, now=now)
 
 
 async def _write(
     vendor_id: str,
+    vendor: dict[str, Any],
     drafts: list[tuple[dict[str, Any], DraftInvoice, InvoiceSettings]],
-    numbers: list[str],
     cycles: dict[str, dict[str, Any]],
     *,
     now: datetime,
 ) -> None:
-    invoices: list[tuple[Any, ...]] = []
+    """Write the lines, ledger entries and accruals, then take the numbers and finalize
+    the invoices. The numbers come last: the sequence row stays locked until the commit,
+    and a concurrent batch (another worker's job) waits for it only that long."""
     lines: list[tuple[Any, ...]] = []
     ledger: list[tuple[Any, ...]] = []
     accruals: list[tuple[Any, ...]] = []
-    events: list[tuple[Any, ...]] = []
-    for (row, draft, settings), number in zip(drafts, numbers, strict=True):
+    for row, draft, _ in drafts:
         invoice_id, cycle = row["id"], cycles[row["cycle"]]
-        total = draft.total
-        due_at = now + settings.payment_grace_period
-        charge_automatically = total > 0 and settings.auto_charge and settings.payment_provider
-        invoices.append(
-            (
-                number,
-                "finalized" if total > 0 else "paid",
-                draft.subtotal,
-                sum(a.amount for a in draft.adjustments if a.stage == "tax"),
-                total,
-                total,
-                now,
-                due_at,
-                due_at,
-                None if total > 0 else now,
-                "pending" if settings.invoice_delivery else "off",
-                due_at if charge_automatically else None,
-                _json(settings.raw),
-                invoice_id,
-            )
-        )
         for line in line_records(draft):
             lines.append(
                 (
@@ -472,6 +448,43 @@ async def _write(
                     now,
                 )
             )
+    await insert_rows("invoice_line", _LINE_COLUMNS, lines)
+    await update_rows(
+        "billing_cycle", [("accrued_amount", _B)], [("id", _V), ("accrued_amount", _B)], accruals
+    )
+    await insert_rows("ledger_entry", _LEDGER_COLUMNS, ledger)
+    numbers = await take_numbers(
+        vendor_id,
+        len(drafts),
+        template=vendor["invoice_number_format"] or DEFAULT_FORMAT,
+        prefix=vendor["invoice_prefix"],
+        at=now,
+    )
+    invoices: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
+    for (row, draft, settings), number in zip(drafts, numbers, strict=True):
+        invoice_id = row["id"]
+        total = draft.total
+        due_at = now + settings.payment_grace_period
+        charge_automatically = total > 0 and settings.auto_charge and settings.payment_provider
+        invoices.append(
+            (
+                number,
+                "finalized" if total > 0 else "paid",
+                draft.subtotal,
+                sum(a.amount for a in draft.adjustments if a.stage == "tax"),
+                total,
+                total,
+                now,
+                due_at,
+                due_at,
+                None if total > 0 else now,
+                "pending" if settings.invoice_delivery else "off",
+                due_at if charge_automatically else None,
+                _json(settings.raw),
+                invoice_id,
+            )
+        )
         events.append(
             (
                 vendor_id,
@@ -483,9 +496,4 @@ async def _write(
             )
         )
     await update_rows("invoice", _FINAL_COLUMNS, [("id", _V)], invoices, where="status = 'draft'")
-    await insert_rows("invoice_line", _LINE_COLUMNS, lines)
-    await update_rows(
-        "billing_cycle", [("accrued_amount", _B)], [("id", _V), ("accrued_amount", _B)], accruals
-    )
-    await insert_rows("ledger_entry", _LEDGER_COLUMNS, ledger)
     await insert_rows("audit_log", _EVENT_COLUMNS, events)

@@ -19,6 +19,7 @@ inline in :func:`run_due_work` (a worker starting up, a test clock's advance).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,7 @@ from octane.core.collection import collect, reconcile
 from octane.core.cycles import period_containing, zone
 from octane.core.delivery import deliver_invoice
 from octane.core.plugins import PluginHost
+from octane.core.store.engine import is_postgres
 from octane.core.store.tables import (
     BillingCycle,
     Invoice,
@@ -76,14 +78,28 @@ class DueWorkSummary:
         )
 
 
-async def due_finalizations(vendor_id: str, clock: Clock) -> list[str]:
+async def due_finalizations(
+    vendor_id: str, clock: Clock, *, among: Sequence[str] | None = None
+) -> list[str]:
+    """The drafts whose invoice grace period is over, oldest period first; with ``among``,
+    only those of these ids (a job checking its own batch reads its batch, not every
+    due draft of the vendor)."""
+    if among is not None and not among:
+        return []
+    scope = ""
+    args: list[Any] = [vendor_id, clock.now()]
+    if among is not None:
+        if is_postgres():
+            scope, args = " AND invoice.id = ANY({}::varchar[])", [*args, list(among)]
+        else:
+            scope = f" AND invoice.id IN ({', '.join('{}' for _ in among)})"
+            args += list(among)
     rows = await Invoice.raw(
         "SELECT invoice.id FROM invoice JOIN billing_cycle ON billing_cycle.id = invoice.cycle "
         "WHERE invoice.vendor = {} AND invoice.status = 'draft' "
-        "AND billing_cycle.state = 'grace' AND billing_cycle.grace_ends_at <= {} "
-        "ORDER BY invoice.period_end, invoice.id",
-        vendor_id,
-        clock.now(),
+        "AND billing_cycle.state = 'grace' AND billing_cycle.grace_ends_at <= {}"
+        f"{scope} ORDER BY invoice.period_end, invoice.id",
+        *args,
     )
     return [str(r["id"]) for r in rows]
 
