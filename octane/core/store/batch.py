@@ -9,9 +9,7 @@ statement is a round trip and a plan, so the rows travel together instead:
   ``INSERT ... SELECT FROM unnest(...) ON CONFLICT ...`` when conflicts must be skipped
   (``COPY`` has no ``ON CONFLICT``);
 * :func:`update_rows`: one ``UPDATE ... FROM unnest(...)``, each row matched on its key
-  and guard columns;
-* :func:`execute_many`: plain ``executemany`` (SQL written with ``?`` placeholders,
-  turned into ``$1, $2...``), for statements of another shape.
+  and guard columns.
 
 Must run inside a transaction opened with
 :func:`~octane.core.store.engine.write_transaction`, whose connection it uses. Columns
@@ -21,7 +19,6 @@ travel as text).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,40 +28,20 @@ from piccolo.engine.postgres import PostgresEngine
 
 from octane.core.store.engine import current_engine
 
-__all__ = ["execute_many", "insert_rows", "one_of", "update_rows"]
-
-_MARK = re.compile(r"\?")
+__all__ = ["insert_rows", "one_of", "update_rows"]
 
 
 def one_of(column: Column, values: Sequence[str]) -> WhereRaw:
     """``column IN (values)`` for a where clause, for a batch's thousand ids: one array
-    parameter on PostgreSQL (``= ANY($1)``: one plan, an index lookup per id; a list of
-    a thousand parameters was planned as a scan filtering every row against the list,
-    and cost the ORM a thousand conversions), a plain list on SQLite."""
+    parameter on PostgreSQL (``= ANY($1)``; with ``is_in`` a batch's draft-invoice query
+    took about 40 ms at 10,000 invoices and the ORM converted each value), a plain list
+    on SQLite."""
     name = f'"{column._meta.table._meta.tablename}"."{column._meta.db_column_name}"'
     if not values:
         return WhereRaw("1 = 0")
     if isinstance(current_engine(), PostgresEngine):
         return WhereRaw(f"{name} = ANY({{}}::varchar[])", list(values))
     return WhereRaw(f"{name} IN ({', '.join('{}' for _ in values)})", *values)
-
-
-def _numbered(sql: str) -> str:
-    counter = iter(range(1, 10_000))
-    return _MARK.sub(lambda _: f"${next(counter)}", sql)
-
-
-async def execute_many(sql: str, rows: Sequence[Sequence[Any]]) -> None:
-    if not rows:
-        return
-    engine = current_engine()
-    transaction = engine.current_transaction.get()
-    if transaction is None:
-        raise RuntimeError("execute_many must run inside write_transaction()")
-    if isinstance(engine, PostgresEngine):
-        await transaction.connection.executemany(_numbered(sql), rows)
-    else:
-        await transaction.connection.executemany(sql, rows)
 
 
 def _transaction() -> Any:
