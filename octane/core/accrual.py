@@ -18,7 +18,7 @@ from octane.core.billing_run import BATCH_SIZE, compute_drafts, insert_cycle_row
 from octane.core.clocks import vendor_clock
 from octane.core.cycles import period_containing, zone
 from octane.core.plugins import PluginHost
-from octane.core.store.batch import execute_many, insert_rows
+from octane.core.store.batch import insert_rows, update_rows
 from octane.core.store.engine import is_postgres, write_transaction
 from octane.core.store.tables import BillingCycle, Customer, PricePlan, Subscription, Vendor
 
@@ -115,6 +115,8 @@ async def _write_deltas(
                     "Revenue accrued", f"accrual:{row['id']}:{draft.subtotal}", now, now,
                 )
             )  # fmt: skip
-        await execute_many("UPDATE billing_cycle SET accrued_amount = ? WHERE id = ?", updates)
+        await update_rows(
+            "billing_cycle", [("accrued_amount", "bigint")], [("id", "varchar")], updates
+        )
         await insert_rows("ledger_entry", _ACCRUAL_COLUMNS, entries)
     return len(updates)

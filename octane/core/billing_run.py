@@ -11,9 +11,12 @@ does, in one transaction:
 3. Load every row the drafts need with one query per table, aggregate all the usage
    with one grouped query, and prefetch what the built-in plugins read
    (:mod:`octane.core.prefetch`); compute each draft through the hooks.
-4. Take the batch's invoice numbers with one ``UPDATE ... RETURNING`` of the sequence,
-   then write invoices, lines, accruals, ledger entries and timeline events with one
-   ``executemany`` each.
+4. Write the lines, accruals and ledger entries, then take the batch's invoice numbers
+   with one ``UPDATE ... RETURNING`` of the sequence and finalize the invoices and their
+   timeline events: one statement per table (:mod:`octane.core.store.batch`: ``COPY``
+   or ``unnest`` on PostgreSQL, ``executemany`` on SQLite). The sequence row stays
+   locked until the commit, so it is taken last: concurrent batches (several jobs, two
+   workers) wait for each other only for the invoices' own update.
 
 The number of statements per batch is fixed, so the cost per customer does not grow
 with the number of measurements. A batch that fails (a plugin error) is retried one
@@ -39,7 +42,7 @@ from octane.core.metering import aggregate_many
 from octane.core.plugins import PluginHost
 from octane.core.prefetch import load as prefetch
 from octane.core.prefetch import using
-from octane.core.store.batch import execute_many, insert_rows
+from octane.core.store.batch import insert_rows, one_of, update_rows
 from octane.core.store.engine import is_postgres, write_transaction
 from octane.core.store.tables import (
     BillingCycle,
@@ -64,6 +67,21 @@ BATCH_SIZE = 1000
 
 
 _V, _T, _B, _TS = "varchar", "text", "bigint", "timestamptz"
+_CYCLE_COLUMNS = (
+    ("id", _V), ("vendor", _V), ("customer", _V), ("subscription", _V), ("period_start", _TS),
+    ("period_end", _TS), ("state", _V), ("accrued_amount", _B), ("created_at", _TS),
+)  # fmt: skip
+_DRAFT_COLUMNS = (
+    ("id", _V), ("vendor", _V), ("customer", _V), ("subscription", _V), ("cycle", _V),
+    ("status", _V), ("currency", _V), ("period_start", _TS), ("period_end", _TS),
+    ("created_at", _TS),
+)  # fmt: skip
+_FINAL_COLUMNS = (
+    ("number", _V), ("status", _V), ("subtotal", _B), ("tax", _B), ("total", _B),
+    ("amount_due", _B), ("finalized_at", _TS), ("due_at", _TS), ("collect_at", _TS),
+    ("paid_at", _TS), ("delivery_status", _V), ("next_payment_at", _TS),
+    ("settings_snapshot", "json"),
+)  # fmt: skip
 _LINE_COLUMNS = (
     ("vendor", _V), ("invoice", _V), ("position", "integer"), ("section", _V), ("kind", _V),
     ("description", _T), ("meter", _V), ("quantity", _V), ("unit_price", _V), ("amount", _B),
@@ -97,7 +115,7 @@ async def _vendor_settings(vendor_id: str) -> dict[str, Any]:
 async def _customers(vendor_id: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
     rows = (
         await Customer.select()
-        .where((Customer.vendor == vendor_id) & Customer.id.is_in(list(ids) or [""]))
+        .where((Customer.vendor == vendor_id) & one_of(Customer.id, ids))
         .output(load_json=True)
     )
     return {r["id"]: r for r in rows}
@@ -112,15 +130,14 @@ async def insert_cycle_rows(
     """Create the ``open`` rows of these (subscription, period) cycles in one statement;
     rows that exist already (the unique index on the period) are left as they are."""
     async with write_transaction():
-        await execute_many(
-            "INSERT INTO billing_cycle (id, vendor, customer, subscription, period_start, "
-            "period_end, state, accrued_amount, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'open', 0, ?) "
-            "ON CONFLICT (subscription, period_start, period_end) DO NOTHING",
+        await insert_rows(
+            "billing_cycle",
+            _CYCLE_COLUMNS,
             [
-                (new_id("cyc"), vendor_id, s["customer"], s["id"], p.start, p.end, now)
+                (new_id("cyc"), vendor_id, s["customer"], s["id"], p.start, p.end, "open", 0, now)
                 for s, p in periods
             ],
+            on_conflict="(subscription, period_start, period_end) DO NOTHING",
         )
 
 
@@ -191,15 +208,19 @@ async def close_ended_cycles(vendor_id: str, clock: Clock) -> int:
         for cid, row in customers.items()
     }
     async with write_transaction():
-        await execute_many(
-            "UPDATE billing_cycle SET state = 'grace', grace_ends_at = ? "
-            "WHERE id = ? AND state = 'open'",
-            [(c["period_end"] + grace[c["customer"]].invoice_grace_period, c["id"]) for c in ended],
+        await update_rows(
+            "billing_cycle",
+            [("state", _V), ("grace_ends_at", _TS)],
+            [("id", _V)],
+            [
+                ("grace", c["period_end"] + grace[c["customer"]].invoice_grace_period, c["id"])
+                for c in ended
+            ],
+            where="state = 'open'",
         )
-        await execute_many(
-            "INSERT INTO invoice (id, vendor, customer, subscription, cycle, status, currency, "
-            "period_start, period_end, created_at) VALUES (?, ?, ?, ?, ?, 'draft', ?, ?, ?, ?) "
-            "ON CONFLICT (cycle) DO NOTHING",
+        await insert_rows(
+            "invoice",
+            _DRAFT_COLUMNS,
             [
                 (
                     new_id("inv"),
@@ -207,6 +228,7 @@ async def close_ended_cycles(vendor_id: str, clock: Clock) -> int:
                     c["customer"],
                     c["subscription"],
                     c["id"],
+                    "draft",
                     currency[c["subscription"]],
                     c["period_start"],
                     c["period_end"],
@@ -214,6 +236,7 @@ async def close_ended_cycles(vendor_id: str, clock: Clock) -> int:
                 )
                 for c in ended
             ],
+            on_conflict="(cycle) DO NOTHING",
         )
     return len(ended)
 
@@ -235,7 +258,7 @@ async def finalize_many(
         Invoice.select(Invoice.id, Invoice.customer, Invoice.cycle)
         .where(
             (Invoice.vendor == vendor_id)
-            & Invoice.id.is_in(list(invoice_ids) or [""])
+            & one_of(Invoice.id, invoice_ids)
             & (Invoice.status == "draft")
         )
         .order_by(Invoice.period_end)
@@ -251,19 +274,26 @@ async def finalize_many(
         customer_ids = sorted(chosen)
         if is_postgres():
             locked = await Customer.raw(
-                f"SELECT id FROM customer WHERE id IN ({_marks(customer_ids)}) ORDER BY id "
+                "SELECT id FROM customer WHERE id = ANY({}::varchar[]) ORDER BY id "
                 f"FOR NO KEY UPDATE{' SKIP LOCKED' if skip_locked else ''}",
-                *customer_ids,
+                customer_ids,
             )
             customer_ids = [str(r["id"]) for r in locked]
         cycle_ids = [chosen[c]["cycle"] for c in customer_ids]
         if not cycle_ids:
             return []
-        moved = await BillingCycle.raw(
-            "UPDATE billing_cycle SET state = 'invoiced' "
-            f"WHERE id IN ({_marks(cycle_ids)}) AND state = 'grace' RETURNING id",
-            *cycle_ids,
-        )
+        if is_postgres():
+            moved = await BillingCycle.raw(
+                "UPDATE billing_cycle SET state = 'invoiced' "
+                "WHERE id = ANY({}::varchar[]) AND state = 'grace' RETURNING id",
+                cycle_ids,
+            )
+        else:
+            moved = await BillingCycle.raw(
+                "UPDATE billing_cycle SET state = 'invoiced' "
+                f"WHERE id IN ({_marks(cycle_ids)}) AND state = 'grace' RETURNING id",
+                *cycle_ids,
+            )
         moved_ids = {str(r["id"]) for r in moved}
         batch = [chosen[c] for c in customer_ids if chosen[c]["cycle"] in moved_ids]
         if not batch:
@@ -288,13 +318,13 @@ async def compute_drafts(
     subscriptions = {
         s["id"]: s
         for s in await Subscription.select().where(
-            Subscription.id.is_in(sorted({c["subscription"] for c in cycles}) or [""])
+            one_of(Subscription.id, sorted({c["subscription"] for c in cycles}))
         )
     }
     plans = {
         p["id"]: p
         for p in await PricePlan.select()
-        .where(PricePlan.id.is_in(sorted({s["plan"] for s in subscriptions.values()}) or [""]))
+        .where(one_of(PricePlan.id, sorted({s["plan"] for s in subscriptions.values()})))
         .output(load_json=True)
     }
     meters = await Meter.select().where(Meter.vendor == vendor_id)
@@ -337,7 +367,7 @@ async def _finalize_batch(
     cycles = {
         c["id"]: c
         for c in await BillingCycle.select().where(
-            BillingCycle.id.is_in([row["cycle"] for row in batch])
+            one_of(BillingCycle.id, [row["cycle"] for row in batch])
         )
     }
     computed = await compute_drafts(plugins, vendor, [cycles[row["cycle"]] for row in batch])
@@ -345,52 +375,25 @@ async def _finalize_batch(
         (row, draft, effective_settings(vendor["invoice_settings"], customer["invoice_settings"]))
         for row, (customer, draft) in zip(batch, computed, strict=True)
     ]
-    numbers = await take_numbers(
-        vendor_id,
-        len(drafts),
-        template=vendor["invoice_number_format"] or DEFAULT_FORMAT,
-        prefix=vendor["invoice_prefix"],
-        at=now,
-    )
-    await _write(vendor_id, drafts, numbers, cycles, now=now)
+    await _write(vendor_id, vendor, drafts, cycles, now=now)
 
 
 async def _write(
     vendor_id: str,
+    vendor: dict[str, Any],
     drafts: list[tuple[dict[str, Any], DraftInvoice, InvoiceSettings]],
-    numbers: list[str],
     cycles: dict[str, dict[str, Any]],
     *,
     now: datetime,
 ) -> None:
-    invoices: list[tuple[Any, ...]] = []
+    """Write the lines, ledger entries and accruals, then take the numbers and finalize
+    the invoices. The numbers come last: the sequence row stays locked until the commit,
+    and a concurrent batch (another worker's job) waits for it only that long."""
     lines: list[tuple[Any, ...]] = []
     ledger: list[tuple[Any, ...]] = []
     accruals: list[tuple[Any, ...]] = []
-    events: list[tuple[Any, ...]] = []
-    for (row, draft, settings), number in zip(drafts, numbers, strict=True):
+    for row, draft, _ in drafts:
         invoice_id, cycle = row["id"], cycles[row["cycle"]]
-        total = draft.total
-        due_at = now + settings.payment_grace_period
-        charge_automatically = total > 0 and settings.auto_charge and settings.payment_provider
-        invoices.append(
-            (
-                number,
-                "finalized" if total > 0 else "paid",
-                draft.subtotal,
-                sum(a.amount for a in draft.adjustments if a.stage == "tax"),
-                total,
-                total,
-                now,
-                due_at,
-                due_at,
-                None if total > 0 else now,
-                "pending" if settings.invoice_delivery else "off",
-                due_at if charge_automatically else None,
-                _json(settings.raw),
-                invoice_id,
-            )
-        )
         for line in line_records(draft):
             lines.append(
                 (
@@ -445,6 +448,43 @@ async def _write(
                     now,
                 )
             )
+    await insert_rows("invoice_line", _LINE_COLUMNS, lines)
+    await update_rows(
+        "billing_cycle", [("accrued_amount", _B)], [("id", _V), ("accrued_amount", _B)], accruals
+    )
+    await insert_rows("ledger_entry", _LEDGER_COLUMNS, ledger)
+    numbers = await take_numbers(
+        vendor_id,
+        len(drafts),
+        template=vendor["invoice_number_format"] or DEFAULT_FORMAT,
+        prefix=vendor["invoice_prefix"],
+        at=now,
+    )
+    invoices: list[tuple[Any, ...]] = []
+    events: list[tuple[Any, ...]] = []
+    for (row, draft, settings), number in zip(drafts, numbers, strict=True):
+        invoice_id = row["id"]
+        total = draft.total
+        due_at = now + settings.payment_grace_period
+        charge_automatically = total > 0 and settings.auto_charge and settings.payment_provider
+        invoices.append(
+            (
+                number,
+                "finalized" if total > 0 else "paid",
+                draft.subtotal,
+                sum(a.amount for a in draft.adjustments if a.stage == "tax"),
+                total,
+                total,
+                now,
+                due_at,
+                due_at,
+                None if total > 0 else now,
+                "pending" if settings.invoice_delivery else "off",
+                due_at if charge_automatically else None,
+                _json(settings.raw),
+                invoice_id,
+            )
+        )
         events.append(
             (
                 vendor_id,
@@ -455,17 +495,5 @@ async def _write(
                 now,
             )
         )
-    await execute_many(
-        "UPDATE invoice SET number = ?, status = ?, subtotal = ?, tax = ?, total = ?, "
-        "amount_due = ?, finalized_at = ?, due_at = ?, collect_at = ?, paid_at = ?, "
-        "delivery_status = ?, next_payment_at = ?, settings_snapshot = ? "
-        "WHERE id = ? AND status = 'draft'",
-        invoices,
-    )
-    await insert_rows("invoice_line", _LINE_COLUMNS, lines)
-    await execute_many(
-        "UPDATE billing_cycle SET accrued_amount = ? WHERE id = ? AND accrued_amount = ?",
-        accruals,
-    )
-    await insert_rows("ledger_entry", _LEDGER_COLUMNS, ledger)
+    await update_rows("invoice", _FINAL_COLUMNS, [("id", _V)], invoices, where="status = 'draft'")
     await insert_rows("audit_log", _EVENT_COLUMNS, events)

@@ -19,6 +19,8 @@ inline in :func:`run_due_work` (a worker starting up, a test clock's advance).
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +32,7 @@ from octane.core.collection import collect, reconcile
 from octane.core.cycles import period_containing, zone
 from octane.core.delivery import deliver_invoice
 from octane.core.plugins import PluginHost
+from octane.core.store.engine import is_postgres
 from octane.core.store.tables import (
     BillingCycle,
     Invoice,
@@ -76,16 +79,38 @@ class DueWorkSummary:
         )
 
 
-async def due_finalizations(vendor_id: str, clock: Clock) -> list[str]:
+async def due_finalizations(
+    vendor_id: str, clock: Clock, *, among: Sequence[str] | None = None
+) -> list[str]:
+    """The drafts whose invoice grace period is over, oldest period first; with ``among``,
+    only those of these ids (a job checking its own batch reads its batch, not every
+    due draft of the vendor)."""
+    return [invoice_id for invoice_id, _ in await _due_drafts(vendor_id, clock, among=among)]
+
+
+async def _due_drafts(
+    vendor_id: str, clock: Clock, *, among: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """(invoice id, customer id) of the due drafts, oldest period first."""
+    if among is not None and not among:
+        return []
+    scope = ""
+    args: list[Any] = [vendor_id, clock.now()]
+    if among is not None:
+        if is_postgres():
+            scope, args = " AND invoice.id = ANY({}::varchar[])", [*args, list(among)]
+        else:
+            scope = f" AND invoice.id IN ({', '.join('{}' for _ in among)})"
+            args += list(among)
     rows = await Invoice.raw(
-        "SELECT invoice.id FROM invoice JOIN billing_cycle ON billing_cycle.id = invoice.cycle "
+        "SELECT invoice.id AS id, invoice.customer AS customer FROM invoice "
+        "JOIN billing_cycle ON billing_cycle.id = invoice.cycle "
         "WHERE invoice.vendor = {} AND invoice.status = 'draft' "
-        "AND billing_cycle.state = 'grace' AND billing_cycle.grace_ends_at <= {} "
-        "ORDER BY invoice.period_end, invoice.id",
-        vendor_id,
-        clock.now(),
+        "AND billing_cycle.state = 'grace' AND billing_cycle.grace_ends_at <= {}"
+        f"{scope} ORDER BY invoice.period_end, invoice.id",
+        *args,
     )
-    return [str(r["id"]) for r in rows]
+    return [(str(r["id"]), str(r["customer"])) for r in rows]
 
 
 async def due_deliveries(vendor_id: str, clock: Clock) -> list[str]:
@@ -122,30 +147,72 @@ async def due_reconciliations(vendor_id: str, clock: Clock) -> list[str]:
     return [str(r["id"]) for r in rows]
 
 
+#: Batches finalized at once on PostgreSQL: while one batch's rows are written, the next
+#: one is computed, so Python and the database each keep a core busy. (SQLite has one
+#: writer: its batches run one after the other.)
+IN_FLIGHT = 2
+
+
+async def _finalize_batch(
+    plugins: PluginHost,
+    vendor_id: str,
+    batch: list[str],
+    clock: Clock,
+    summary: DueWorkSummary,
+    failed: set[str],
+) -> list[str]:
+    """Finalize a batch; a failing batch is redone invoice by invoice, so that only the
+    invoice at fault stays due (reported, and added to ``failed``)."""
+    try:
+        return await finalize_many(plugins, vendor_id, batch, clock=clock)
+    except Exception:
+        finalized = []
+        for invoice_id in batch:
+            try:
+                finalized += await finalize_many(plugins, vendor_id, [invoice_id], clock=clock)
+            except Exception as exc:
+                summary.errors.append(f"finalizing {invoice_id}: {exc}")
+                failed.add(invoice_id)
+        return finalized
+
+
 async def _finalize_due(
     plugins: PluginHost, vendor_id: str, clock: Clock, summary: DueWorkSummary
 ) -> int:
-    """Finalize every due draft in batches; a failing batch is redone invoice by invoice,
-    so that only the invoice at fault stays due (and is reported)."""
-    due = await due_finalizations(vendor_id, clock)
+    """Finalize every due draft, in rounds of batches.
+
+    A round takes each customer's oldest due draft (a customer's oldest invoice is
+    numbered first and draws credit first); its later ones come in the next rounds. The
+    batches of a round share no customer, so on PostgreSQL two of them run at once."""
+    due = await _due_drafts(vendor_id, clock)
+    in_flight = asyncio.Semaphore(IN_FLIGHT if is_postgres() else 1)
+    failed: set[str] = set()
+
+    async def run(batch: list[str]) -> list[str]:
+        async with in_flight:
+            return await _finalize_batch(plugins, vendor_id, batch, clock, summary, failed)
+
     done = 0
     while due:
-        batch, due = due[:BATCH_SIZE], due[BATCH_SIZE:]
-        try:
-            finalized = await finalize_many(plugins, vendor_id, batch, clock=clock)
-        except Exception:
-            finalized = []
-            for invoice_id in batch:
-                try:
-                    finalized += await finalize_many(plugins, vendor_id, [invoice_id], clock=clock)
-                except Exception as exc:
-                    summary.errors.append(f"finalizing {invoice_id}: {exc}")
+        customers: set[str] = set()
+        round_: list[str] = []
+        later: list[tuple[str, str]] = []
+        for invoice_id, customer in due:
+            if customer in customers:
+                later.append((invoice_id, customer))
+            else:
+                customers.add(customer)
+                round_.append(invoice_id)
+        batches = [round_[i : i + BATCH_SIZE] for i in range(0, len(round_), BATCH_SIZE)]
+        finalized = {i for ids in await asyncio.gather(*map(run, batches)) for i in ids}
         done += len(finalized)
-        # A batch takes one invoice per customer; a customer's later cycles come next.
-        left = set(batch) - set(finalized)
+        # Drafts the round did not finalize (their customer was busy in another worker's
+        # batch) are tried again if still due, as long as the rounds make progress.
+        left = [i for i in round_ if i not in finalized and i not in failed]
         if left and finalized:
-            still_due = await due_finalizations(vendor_id, clock)  # oldest period first
-            due = [*(i for i in still_due if i in left), *due]
+            again = set(await due_finalizations(vendor_id, clock, among=left))
+            later = [*(d for d in due if d[0] in again), *later]
+        due = later
     return done
 
 

@@ -54,7 +54,7 @@ async def finalize_job(ctx: dict[str, Any], *, vendor_id: str, invoice_id: str) 
 async def finalize_batch_job(ctx: dict[str, Any], *, vendor_id: str, invoice_ids: list[str]) -> int:
     """Finalize a batch of due drafts in one transaction (see octane.core.billing_run)."""
     clock = await vendor_clock(vendor_id)
-    due = set(await due_finalizations(vendor_id, clock))
+    due = set(await due_finalizations(vendor_id, clock, among=invoice_ids))
     finalized = await finalize_many(
         ctx["octane"].plugins, vendor_id, [i for i in invoice_ids if i in due], clock=clock
     )

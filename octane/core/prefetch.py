@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from octane.core.store.batch import one_of
 from octane.core.store.tables import CouponRedemption, CreditGrant, LedgerEntry, Subscription
 
 __all__ = ["Prefetched", "current", "load", "using"]
@@ -60,13 +61,13 @@ async def load(vendor_id: str, customer_ids: Sequence[str]) -> Prefetched:
             CouponRedemption.created_at,
             *CouponRedemption.coupon.all_columns(exclude=[CouponRedemption.coupon.vendor]),
         )
-        .where((CouponRedemption.vendor == vendor_id) & CouponRedemption.customer.is_in(ids))
+        .where((CouponRedemption.vendor == vendor_id) & one_of(CouponRedemption.customer, ids))
         .order_by(CouponRedemption.created_at)
         .output(load_json=True, nested=True)
     ):
         prefetched.coupons.setdefault(row.pop("customer"), []).append(row)
     grants = await CreditGrant.select().where(
-        (CreditGrant.vendor == vendor_id) & CreditGrant.customer.is_in(ids)
+        (CreditGrant.vendor == vendor_id) & one_of(CreditGrant.customer, ids)
     )
     for row in grants:
         prefetched.grants.setdefault(row["customer"], []).append(row)
@@ -81,7 +82,7 @@ async def load(vendor_id: str, customer_ids: Sequence[str]) -> Prefetched:
         ):
             prefetched.consumed[str(row["source_ref"])] = int(row["used"])
     for row in await Subscription.select().where(
-        (Subscription.vendor == vendor_id) & Subscription.customer.is_in(ids)
+        (Subscription.vendor == vendor_id) & one_of(Subscription.customer, ids)
     ):
         prefetched.subscriptions[row["id"]] = row
     return prefetched

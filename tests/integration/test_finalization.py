@@ -357,3 +357,32 @@ async def test_cycles_nobody_looked_at_are_still_billed(db: Any) -> None:
     assert periods == [(1, "invoiced"), (2, "invoiced"), (3, "invoiced"), (4, "invoiced")]
     assert await close_ended_cycles(vendor, await vendor_clock(vendor)) == 0
     assert await Invoice.count().where(Invoice.vendor == vendor) == 4
+
+
+async def test_due_drafts_are_finalized_oldest_first_per_customer_in_concurrent_batches(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three months due at once for two customers, in batches of one invoice (so a round's
+    batches run at once on PostgreSQL): every draft is finalized, each customer's months
+    in order, with gapless numbers."""
+    from octane.core import lifecycle
+
+    monkeypatch.setattr(lifecycle, "BATCH_SIZE", 1)
+    vendor, clock = await setup_billed_customer()
+    await create_customer(vendor, {"name": "globex", "currency": "USD"}, clock=clock)
+    await create_subscription(
+        vendor, "globex", price_plan="p", starts_at=utc(2026, 3, 1), clock=clock
+    )
+    await advance_test_clock(vendor, utc(2026, 6, 15))
+    clock = await vendor_clock(vendor)
+    assert await close_ended_cycles(vendor, clock) == 6
+    summary = await run_due_work(PLUGINS, vendor, clock)
+    assert (summary.invoices_finalized, summary.errors) == (6, [])
+    rows = await Invoice.select(Invoice.customer, Invoice.number, Invoice.period_start).where(
+        Invoice.vendor == vendor
+    )
+    assert sorted(int(r["number"][-6:]) for r in rows) == [1, 2, 3, 4, 5, 6]
+    for customer in {r["customer"] for r in rows}:
+        mine = sorted((r["period_start"], r["number"]) for r in rows if r["customer"] == customer)
+        assert [number for _, number in mine] == sorted(number for _, number in mine)
+    assert await check_invariants(vendor) == []

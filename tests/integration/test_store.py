@@ -14,6 +14,7 @@ from octane.core.clock import SystemClock, TestClock, utc
 from octane.core.clocks import advance_test_clock, vendor_clock
 from octane.core.errors import AuthError, ConflictError, StateError, ValidationError
 from octane.core.ids import new_id
+from octane.core.store.engine import is_postgres
 from octane.core.store.migrate import applied_migrations, migrate
 from octane.core.store.tables import (
     ApiKey,
@@ -114,6 +115,30 @@ async def test_ledger_is_append_only(db: Any) -> None:
         await LedgerEntry.delete().where(LedgerEntry.amount == 1234)
     rows = await LedgerEntry.select(LedgerEntry.amount)
     assert rows == [{"amount": 1234}]
+
+
+async def test_a_ledger_entry_names_a_customer_of_its_own_vendor(db: Any) -> None:
+    vendor_id = await _vendor()
+    refs = await _customer_with_cycle(vendor_id)
+    other = await _vendor()
+
+    def entry(vendor: str, customer: str) -> LedgerEntry:
+        return LedgerEntry(
+            vendor=vendor,
+            customer=customer,
+            kind="accrual",
+            amount=1,
+            currency="USD",
+            effective_at=CLOCK.now(),
+            created_at=CLOCK.now(),
+        )
+
+    await LedgerEntry.insert(entry(vendor_id, refs["customer"]))
+    with pytest.raises(Exception, match=r"(?i)foreign key"):
+        await LedgerEntry.insert(entry(vendor_id, "cus_missing"))
+    if is_postgres():  # the composite key: SQLite checks vendor and customer apart
+        with pytest.raises(Exception, match=r"(?i)foreign key"):
+            await LedgerEntry.insert(entry(other, refs["customer"]))
 
 
 async def test_a_measurement_key_is_stored_once_per_vendor(db: Any) -> None:

@@ -4,7 +4,9 @@ Conventions, so that every table reads the same way:
 
 * Every row belongs to exactly one vendor (``vendor`` foreign key) and every query
   filters on it. Foreign keys ``RESTRICT`` deletes: financial records are never
-  cascaded away.
+  cascaded away. On PostgreSQL the two highest-volume tables, ledger entries and
+  invoice lines, check their vendor together with their customer or invoice (one
+  composite foreign key, ``migrations/octane_2026_12_01t13_50_00_000000.py``).
 * Primary keys are prefixed random strings (``cus_...``, ``inv_...``, see
   :mod:`octane.core.ids`), except for high-volume append-only tables
   (measurements, ledger entries) which use integers.
