@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from octane.core.clock import as_utc
-from octane.core.metering import measurements_in
+from octane.core.metering import USAGE_COLUMNS, measurements_in
 from octane.core.store.tables import Measurement
 
 __all__ = ["VALUE_SCALE", "effective_measurements"]
@@ -35,7 +35,13 @@ async def effective_measurements(
     ``meter``, ``value`` (Decimal), ``time``, ``labels``, ``voided``, ``corrected``
     (whether this is a correction), ``reason`` and ``corrected_by``.
     """
-    source, scope = measurements_in(vendor_id, [customer_id], start, end)
+    source, scope = measurements_in(
+        vendor_id,
+        [customer_id],
+        start,
+        end,
+        columns=f"{USAGE_COLUMNS}, key, labels, correction_reason, corrected_by",
+    )
     rows = await Measurement.raw(
         "SELECT m.id AS id, COALESCE(o.key, m.key) AS key, mt.name AS meter, "
         "m.value_micros AS value_micros, m.time AS time, m.labels AS labels, "
