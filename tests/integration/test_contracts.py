@@ -29,17 +29,24 @@ from octane.testing.fake_stripe import FakeStripe
 from octane.testing.smtp import SmtpServer
 from octane.testing.world import World, open_world
 from tests.billing_world import smtp_block
+from tests.integration.test_paddle import ADDRESS
+from tests.integration.test_paddle import connect as paddle_connect
 
 SANDBOX_SCRIPTS = {"succeed": ["succeed"], "decline": ["fail:card_declined"], "lose": ["unknown"]}
+
+
+@pytest.fixture
+async def sandbox_world(db_url: str, tmp_path: Path) -> AsyncIterator[World]:
+    async with open_world(db_url, tmp_path / "data", enabled=["sandbox"], blocks={}) as opened:
+        yield opened
 
 
 class TestSandboxContract(PaymentProviderContract):
     provider = "sandbox"
 
     @pytest.fixture
-    async def world(self, db_url: str, tmp_path: Path) -> AsyncIterator[World]:
-        async with open_world(db_url, tmp_path / "data", enabled=["sandbox"], blocks={}) as w:
-            yield w
+    def world(self, sandbox_world: World) -> World:
+        return sandbox_world
 
     async def arrange(self, world: World, outcome: str) -> None:
         script: dict[str, Any] = {"outcomes": SANDBOX_SCRIPTS[outcome]}
@@ -74,9 +81,8 @@ class TestSandboxChannelContract(DeliveryChannelContract):
     channel = "sandbox"
 
     @pytest.fixture
-    async def world(self, db_url: str, tmp_path: Path) -> AsyncIterator[World]:
-        async with open_world(db_url, tmp_path / "data", enabled=["sandbox"], blocks={}) as w:
-            yield w
+    def world(self, sandbox_world: World) -> World:
+        return sandbox_world
 
     async def arrange(self, world: World, outcome: str) -> None:
         await _sandbox_script(world, delivery=outcome)
@@ -232,22 +238,9 @@ async def _on_paddle(world: World) -> tuple[FakePaddle, str]:
     """Connect the vendor's Paddle account; give globex an address and a Paddle twin."""
     fake: FakePaddle = world.runtime.state["fake"]
     if "customer" not in world.runtime.state:
-        connected = await world.client.put(
-            "/api/v1/paddle/connection",
-            json={
-                "api_key": fake.api_key,
-                "webhook_secret": fake.webhook_secret,
-                "environment": "sandbox",
-            },
-            headers=world.headers,
-        )
+        connected = await paddle_connect(world, fake)
         assert connected.status_code == 200, connected.text
-        address = {
-            "line1": "1 Market St",
-            "city": "Springfield",
-            "country": "US",
-            "postal_code": "94105",
-        }
+        address = ADDRESS
         await update_customer(world.vendor, "globex", {"address": address})
         row = await get_customer_row(world.vendor, "globex")
         customer, _ = await customer_view_by_id(str(row["id"]))
