@@ -48,6 +48,7 @@ __all__ = [
     "due_deliveries",
     "due_finalizations",
     "due_reconciliations",
+    "oldest_due_per_customer",
     "run_due_work",
 ]
 
@@ -86,6 +87,19 @@ async def due_finalizations(
     only those of these ids (a job checking its own batch reads its batch, not every
     due draft of the vendor)."""
     return [invoice_id for invoice_id, _ in await _due_drafts(vendor_id, clock, among=among)]
+
+
+async def oldest_due_per_customer(vendor_id: str, clock: Clock) -> list[str]:
+    """Each customer's oldest due draft, oldest period first: what may be finalized now
+    without a customer's later invoice being numbered (or drawing credit) before an
+    earlier one. The later drafts become the oldest once these are finalized."""
+    seen: set[str] = set()
+    oldest: list[str] = []
+    for invoice_id, customer in await _due_drafts(vendor_id, clock):
+        if customer not in seen:
+            seen.add(customer)
+            oldest.append(invoice_id)
+    return oldest
 
 
 async def _due_drafts(

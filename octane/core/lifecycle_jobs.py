@@ -26,6 +26,7 @@ from octane.core.lifecycle import (
     due_deliveries,
     due_finalizations,
     due_reconciliations,
+    oldest_due_per_customer,
     run_due_work,
 )
 from octane.core.plugins import PluginHost
@@ -99,7 +100,8 @@ async def lifecycle_sweeper(ctx: dict[str, Any]) -> int:
         except Exception:
             log.exception("closing the cycles of %s failed; the next sweep retries", vendor_id)
         due: list[tuple[str, str, dict[str, Any]]] = []
-        drafts = await due_finalizations(vendor_id, clock)
+        # Concurrent jobs must not finalize a customer's later draft before its earlier one.
+        drafts = await oldest_due_per_customer(vendor_id, clock)
         for start in range(0, len(drafts), BATCH_SIZE):
             ids = drafts[start : start + BATCH_SIZE]
             key = f"finalize:{ids[0]}:{len(ids)}"

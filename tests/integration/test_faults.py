@@ -27,7 +27,7 @@ from octane.core.customers import create_customer
 from octane.core.jobs import make_worker
 from octane.core.ledger import check_invariants
 from octane.core.lifecycle import close_ended_cycles, run_due_work
-from octane.core.lifecycle_jobs import LIFECYCLE_JOBS
+from octane.core.lifecycle_jobs import LIFECYCLE_JOBS, finalize_batch_job, lifecycle_sweeper
 from octane.core.queue import connect_queue, job_options
 from octane.core.store.engine import close_engine, open_engine
 from octane.core.store.tables import BillingCycle, Invoice, PaymentAttempt, SandboxCharge
@@ -322,3 +322,47 @@ async def test_two_workers_close_the_same_500_cycles_once(bound: str, site: Path
     finally:
         workers.stop_all()
     await _assert_billed_once(vendor, 500)
+
+
+class _CapturingQueue:
+    """Records what the sweep enqueues (a stand-in for SAQ's queue in this one test)."""
+
+    def __init__(self) -> None:
+        self.jobs: list[tuple[str, dict[str, Any]]] = []
+
+    async def enqueue(self, function: str, **kwargs: Any) -> Any:
+        self.jobs.append((function, kwargs))
+        return object()
+
+
+async def test_the_sweep_finalizes_a_customers_months_oldest_first(bound: str) -> None:
+    """Two months due at once (a worker was down): the sweep hands out only each customer's
+    oldest draft, so concurrent jobs cannot number February before January."""
+    vendor = await _vendor_with_customers(2, {"auto_charge": False})
+    await advance_test_clock(vendor, utc(2026, 2, 3))
+    await close_ended_cycles(vendor, await vendor_clock(vendor))
+    await advance_test_clock(vendor, utc(2026, 3, 3))
+    queue = _CapturingQueue()
+    context = {"queue": queue, "octane": SimpleNamespace(plugins=PLUGINS)}
+    await lifecycle_sweeper(context)
+    batches = [kw["invoice_ids"] for name, kw in queue.jobs if name == "finalize_invoices"]
+    january = await Invoice.select(Invoice.id).where(
+        (Invoice.vendor == vendor) & (Invoice.period_end == utc(2026, 2, 1))
+    )
+    assert [sorted(ids) for ids in batches] == [sorted(r["id"] for r in january)]
+    for ids in batches:
+        await finalize_batch_job(context, vendor_id=vendor, invoice_ids=ids)
+    queue.jobs.clear()
+    await lifecycle_sweeper(context)  # now February's drafts are each customer's oldest
+    (february,) = [kw["invoice_ids"] for name, kw in queue.jobs if name == "finalize_invoices"]
+    for_february = await Invoice.select(Invoice.id).where(
+        (Invoice.vendor == vendor) & (Invoice.period_end == utc(2026, 3, 1))
+    )
+    assert sorted(february) == sorted(r["id"] for r in for_february)
+    await finalize_batch_job(context, vendor_id=vendor, invoice_ids=february)
+    numbered = (
+        await Invoice.select(Invoice.number, Invoice.period_end)
+        .where(Invoice.vendor == vendor)
+        .order_by(Invoice.number)
+    )
+    assert [r["period_end"] for r in numbered] == [utc(2026, 2, 1)] * 2 + [utc(2026, 3, 1)] * 2
