@@ -1,11 +1,13 @@
 """Ingestion benchmark: batched and single measurements over real HTTP, against a raw floor.
 
 Run with ``make bench`` or ``.venv/bin/python bench/ingest.py [--total N] [--single N]
-[--synchronous full|normal]``.
+[--connections N] [--processes 1,2] [--synchronous full|normal]``.
 
 1. Batched: a running ``octane web`` server (SQLite, WAL) and a separate client
-   process send ``--total`` measurements (default 1,000,000) in batches of 1,000,
-   5% of them repeating an id already sent (they must come back as duplicates).
+   process send ``--total`` measurements (default 1,000,000) in batches of 1,000 over
+   ``--connections`` (default 4), 5% of them repeating an id already sent (they must
+   come back as duplicates). Once per ``--processes`` count (default ``1,2``: one web
+   process, then ``octane web --processes 2``), each on a fresh database.
 2. Floor: raw ``sqlite3.executemany`` of the same rows into the same migrated table
    and indexes, 1,000 rows per transaction, in the same run, on a connection with the
    same pragmas as the server's (``synchronous``, page cache, WAL checkpointing), the
@@ -335,82 +337,109 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+def _run_server(
+    data_dir: Path, key: str, payloads: list[bytes], processes: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """The batched run, then the single POSTs, against ``octane web --processes N``."""
+    port = _free_port()
+    env = _env(data_dir, port, args.synchronous)
+    env["OCTANE_WEB__PROCESSES"] = str(processes)
+    server = _start_server(env, port)
+    try:
+        cpu = _cpu_seconds(server.pid)
+        batched = _in_process(_client_batches, port, key, payloads, args.connections)
+        batched_cpu = _cpu_seconds(server.pid) - cpu
+        single_bodies = [
+            json.dumps(
+                {
+                    "id": f"s{i}",
+                    "meter": "api_calls",
+                    "customer": f"c{i % CUSTOMERS}",
+                    "value": "1",
+                    "time": "2026-03-30T12:00:00Z",
+                }
+            ).encode()
+            for i in range(args.single)
+        ]
+        cpu = _cpu_seconds(server.pid)
+        single = _in_process(_client_single, port, key, single_bodies, 8)
+        single_cpu = _cpu_seconds(server.pid) - cpu
+    finally:
+        _stop_server(server)
+    with sqlite3.connect(data_dir / "octane.sqlite3") as connection:
+        stored = connection.execute(
+            "SELECT count(*) FROM measurement WHERE key LIKE 'm%'"
+        ).fetchone()[0]
+    latencies = single["latencies"]
+    return {
+        "batched": {
+            "measurements": args.total,
+            "connections": args.connections,
+            "seconds": round(batched["seconds"], 2),
+            "per_second": round(args.total / batched["seconds"]),
+            "accepted": batched["accepted"],
+            "duplicates": batched["duplicates"],
+            "errors": batched["errors"],
+            "stored": stored,
+            "server_cpu_us_per_measurement": round(batched_cpu / args.total * 1e6, 1),
+        },
+        "single": {
+            "requests": args.single,
+            "connections": 8,
+            "per_second": round(args.single / single["seconds"]),
+            "p50_ms": round(_percentile(latencies, 0.50) * 1000, 2),
+            "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
+            "server_cpu_us_per_request": round(single_cpu / args.single * 1e6),
+        },
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--total", type=int, default=1_000_000)
     parser.add_argument("--single", type=int, default=20_000)
-    parser.add_argument("--connections", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=4, help="for the batched run")
+    parser.add_argument(
+        "--processes",
+        default="1,2",
+        help="web processes (`octane web --processes N`), one run each, comma-separated",
+    )
     parser.add_argument("--synchronous", choices=SYNCHRONOUS_LEVELS, default="full")
     args = parser.parse_args()
+    counts = [int(count) for count in args.processes.split(",")]
 
-    data_dir = Path(tempfile.mkdtemp(prefix="oct-bench-", dir="/tmp"))
-    port = _free_port()
+    folders = []
     try:
-        key = _setup(data_dir, port)
         items = _items(args.total, 0.05)
         payloads = [
             json.dumps({"measurements": items[i : i + 1000]}).encode()
             for i in range(0, len(items), 1000)
         ]
-        server = _start_server(_env(data_dir, port, args.synchronous), port)
-        try:
-            cpu = _cpu_seconds(server.pid)
-            batched = _in_process(_client_batches, port, key, payloads, args.connections)
-            batched_cpu = _cpu_seconds(server.pid) - cpu
-            single_bodies = [
-                json.dumps(
-                    {
-                        "id": f"s{i}",
-                        "meter": "api_calls",
-                        "customer": f"c{i % CUSTOMERS}",
-                        "value": "1",
-                        "time": "2026-03-30T12:00:00Z",
-                    }
-                ).encode()
-                for i in range(args.single)
-            ]
-            cpu = _cpu_seconds(server.pid)
-            single = _in_process(_client_single, port, key, single_bodies, 8)
-            single_cpu = _cpu_seconds(server.pid) - cpu
-        finally:
-            _stop_server(server)
-        floor = _raw_floor(data_dir, items, args.synchronous)
-        with sqlite3.connect(data_dir / "octane.sqlite3") as connection:
-            stored = connection.execute(
-                "SELECT count(*) FROM measurement WHERE key LIKE 'm%'"
-            ).fetchone()[0]
+        runs = {}
+        for processes in counts:
+            data_dir = Path(tempfile.mkdtemp(prefix="oct-bench-", dir="/tmp"))
+            folders.append(data_dir)
+            key = _setup(data_dir, _free_port())
+            runs[f"{processes}_process" + ("es" if processes > 1 else "")] = _run_server(
+                data_dir, key, payloads, processes, args
+            )
+        floor = _raw_floor(folders[0], items, args.synchronous)
+        for run in runs.values():
+            run["batched"]["raw_executemany_per_second"] = round(floor)
+            run["batched"]["ratio_to_raw"] = round(run["batched"]["per_second"] / floor, 3)
+        with sqlite3.connect(folders[0] / "octane.sqlite3") as connection:
             journal = connection.execute("PRAGMA journal_mode").fetchone()[0]
-        rate = args.total / batched["seconds"]
-        latencies = single["latencies"]
         report = {
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
             f"{platform.python_version()}, SQLite {sqlite3.sqlite_version}",
             "durability": f"journal_mode={journal}, synchronous={args.synchronous.upper()}",
             "pragmas (server and floor)": connection_pragmas(args.synchronous),
-            "batched": {
-                "measurements": args.total,
-                "seconds": round(batched["seconds"], 2),
-                "per_second": round(rate),
-                "accepted": batched["accepted"],
-                "duplicates": batched["duplicates"],
-                "errors": batched["errors"],
-                "stored": stored,
-                "raw_executemany_per_second": round(floor),
-                "ratio_to_raw": round(rate / floor, 3),
-                "server_cpu_us_per_measurement": round(batched_cpu / args.total * 1e6, 1),
-            },
-            "single": {
-                "requests": args.single,
-                "connections": 8,
-                "per_second": round(args.single / single["seconds"]),
-                "p50_ms": round(_percentile(latencies, 0.50) * 1000, 2),
-                "p99_ms": round(_percentile(latencies, 0.99) * 1000, 2),
-                "server_cpu_us_per_request": round(single_cpu / args.single * 1e6),
-            },
+            **runs,
         }
         print(json.dumps(report, indent=2))
     finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,11 @@ def _build_parser() -> argparse.ArgumentParser:
     web = commands.add_parser("web", help="run a web process (API and portal) only")
     web.add_argument("--host", help="interface to listen on (default: web.host)")
     web.add_argument("--port", type=int, help="port to listen on (default: web.port)")
+    web.add_argument(
+        "--processes",
+        type=int,
+        help="web processes sharing the port, about one per core (default: web.processes)",
+    )
 
     commands.add_parser("worker", help="run a worker process (the job queue and the sweep)")
     commands.add_parser("migrate", help="create or upgrade the database schema")
@@ -354,7 +359,45 @@ def _cmd_serve(config: OctaneConfig, args: argparse.Namespace, *, embedded: bool
     port = args.port or config.web.port
     if embedded:
         return _run_server(lambda: run_serve(config, host=host, port=port))
-    return _run_server(lambda: run_web(config, host=host, port=port))
+    processes = config.web.processes if args.processes is None else args.processes
+    if processes == 1:
+        return _run_server(lambda: run_web(config, host=host, port=port))
+    return _serve_web_processes(config, host, port, processes)
+
+
+def _serve_web_processes(config: OctaneConfig, host: str, port: int, processes: int) -> int:
+    from octane.core.queue import EmbeddedRedis
+    from octane.runner import run_web
+    from octane.web_processes import can_fork, listening_sockets, serve_in_processes
+
+    if not 1 <= processes <= 64:
+        raise ConfigError(f"--processes: expected 1 to 64 web processes, got {processes}.")
+    if not can_fork():
+        raise ConfigError(
+            f"--processes: {processes} web processes need os.fork (Linux, macOS); "
+            "run one process per port instead, behind a load balancer."
+        )
+    try:
+        sockets = listening_sockets(host, port, processes)
+    except OSError as exc:
+        raise ConfigError(f"web.port: cannot listen on {host}:{port}: {exc.strerror}.") from exc
+    # Without redis_url the processes share one embedded Redis: started here, before the
+    # fork, rather than raced for by the processes (and stopped with this command).
+    embedded = None if config.redis_url else EmbeddedRedis(config.data_path())
+    try:
+        if embedded is not None:
+            config.data_path().mkdir(parents=True, exist_ok=True)
+            asyncio.run(embedded.start())
+        print(f"Octane web: {processes} processes on http://{host}:{port}/", flush=True)
+        return serve_in_processes(
+            sockets,
+            lambda sock: _run_server(lambda: run_web(config, host=host, port=port, sock=sock)),
+        )
+    finally:
+        for sock in sockets:
+            sock.close()
+        if embedded is not None:
+            asyncio.run(embedded.stop())
 
 
 def _cmd_worker(config: OctaneConfig) -> int:

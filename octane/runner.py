@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -61,6 +63,16 @@ def _server(runtime: Octane, host: str, port: int) -> uvicorn.Server:
     )
     _stop_on_signals(lambda: setattr(server, "should_exit", True))
     return server
+
+
+async def _stop_when_orphaned(server: uvicorn.Server) -> None:
+    """Stop serving once the supervising parent is gone (killed outright, it could not
+    pass on a signal): a web process must not outlive the command that started it."""
+    parent = os.getppid()
+    while os.getppid() == parent:  # noqa: ASYNC110 (no event tells of a parent's death)
+        await asyncio.sleep(1)
+    log.warning("the supervising process is gone; stopping")
+    server.should_exit = True
 
 
 class _RunningWorker:
@@ -126,15 +138,25 @@ async def run_serve(config: OctaneConfig, *, host: str, port: int) -> int:
     return 0
 
 
-async def run_web(config: OctaneConfig, *, host: str, port: int) -> int:
-    """A web process only (API and portal); pair it with ``octane worker`` processes."""
+async def run_web(
+    config: OctaneConfig, *, host: str, port: int, sock: socket.socket | None = None
+) -> int:
+    """A web process only (API and portal); pair it with ``octane worker`` processes.
+
+    With ``sock`` (``octane web --processes N``) it serves that listening socket, shared
+    with its sibling processes, and stops if the process that started it goes away.
+    """
     _configure_logging(config)
     runtime = await start_octane(config)
     handle = await connect_queue(config.redis_url, config.data_path())
     runtime.state["queue"] = handle.queue
+    server = _server(runtime, host, port)
+    watch = None if sock is None else asyncio.create_task(_stop_when_orphaned(server))
     try:
-        await _server(runtime, host, port).serve()
+        await server.serve(sockets=None if sock is None else [sock])
     finally:
+        if watch is not None:
+            watch.cancel()
         await handle.aclose()
         await runtime.close()
     return 0

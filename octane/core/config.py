@@ -57,6 +57,14 @@ class WebConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
 
     host: Annotated[str, _doc("Interface the web server listens on.")] = "127.0.0.1"
     port: Annotated[int, _doc("TCP port of the web server."), msgspec.Meta(ge=1, le=65535)] = 8000
+    processes: Annotated[
+        int,
+        _doc(
+            "Processes `octane web` starts, sharing one listening socket: a Python process "
+            "uses one core, so about one per core (POSIX only; `octane serve` runs one)."
+        ),
+        msgspec.Meta(ge=1, le=64),
+    ] = 1
     public_url: Annotated[
         str | None,
         _doc(

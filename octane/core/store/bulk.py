@@ -227,7 +227,7 @@ async def settle_measurements() -> int:
     engine = current_engine()
     if not isinstance(engine, PooledSQLiteEngine):
         return 0
-    return await engine.writer().run(settle)
+    return await engine.writer().run_exclusive(settle)
 
 
 class _GroupCommitter:
@@ -250,12 +250,12 @@ class _GroupCommitter:
         while self.waiting:
             group, self.waiting = self.waiting, []
             try:
-                outcomes = await writer.run(_write_group, [batch for batch, _ in group])
+                outcomes = await writer.run_exclusive(_write_group, [batch for batch, _ in group])
             except Exception:
                 # Isolate the failure: each batch alone, each answer its own.
                 for batch, future in group:
                     try:
-                        outcome = (await writer.run(_write_group, [batch]))[0]
+                        outcome = (await writer.run_exclusive(_write_group, [batch]))[0]
                     except Exception as exc:
                         if not future.done():
                             future.set_exception(exc)
@@ -277,7 +277,7 @@ async def _sqlite(
         if committer is None:
             committer = engine.extras["group_committer"] = _GroupCommitter(engine)
         return await committer.write(batch)
-    return (await engine.writer().run(_write_group, [batch]))[0]
+    return (await engine.writer().run_exclusive(_write_group, [batch]))[0]
 
 
 async def _postgres(

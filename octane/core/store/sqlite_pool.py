@@ -107,7 +107,10 @@ class PooledSQLiteEngine(SQLiteEngine):
     def writer(self) -> SQLiteWriter:
         """The thread and connection that write measurements (made on first use)."""
         if self._writer is None:
-            self._writer = SQLiteWriter(self.open_sync_connection)
+            in_file = self.path != ":memory:" and not self.path.startswith("file:")
+            self._writer = SQLiteWriter(
+                self.open_sync_connection, lock_path=f"{self.path}-writer.lock" if in_file else None
+            )
         return self._writer
 
     async def get_connection(self) -> aiosqlite.Connection:
