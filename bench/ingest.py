@@ -5,7 +5,7 @@ Run with ``make bench`` or ``.venv/bin/python bench/ingest.py [--total N] [--sin
 
 1. Batched: a running ``octane web`` server (SQLite, WAL) and a separate client
    process send ``--total`` measurements (default 1,000,000) in batches of 1,000 over
-   ``--connections`` (default 4), 5% of them repeating an id already sent (they must
+   ``--connections`` (default 16), 5% of them repeating an id already sent (they must
    come back as duplicates). Once per ``--processes`` count (default ``1,2``: one web
    process, then ``octane web --processes 2``), each on a fresh database.
 2. Floor: raw ``sqlite3.executemany`` of the same rows into the same migrated table
@@ -398,7 +398,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--total", type=int, default=1_000_000)
     parser.add_argument("--single", type=int, default=20_000)
-    parser.add_argument("--connections", type=int, default=4, help="for the batched run")
+    parser.add_argument("--connections", type=int, default=16, help="for the batched run")
     parser.add_argument(
         "--processes",
         default="1,2",

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -389,9 +390,12 @@ def _serve_web_processes(config: OctaneConfig, host: str, port: int, processes: 
             config.data_path().mkdir(parents=True, exist_ok=True)
             asyncio.run(embedded.start())
         print(f"Octane web: {processes} processes on http://{host}:{port}/", flush=True)
+        supervisor = os.getpid()
         return serve_in_processes(
             sockets,
-            lambda sock: _run_server(lambda: run_web(config, host=host, port=port, sock=sock)),
+            lambda sock: _run_server(
+                lambda: run_web(config, host=host, port=port, sock=sock, supervisor=supervisor)
+            ),
         )
     finally:
         for sock in sockets:

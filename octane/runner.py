@@ -65,11 +65,11 @@ def _server(runtime: Octane, host: str, port: int) -> uvicorn.Server:
     return server
 
 
-async def _stop_when_orphaned(server: uvicorn.Server) -> None:
+async def _stop_when_orphaned(server: uvicorn.Server, supervisor: int) -> None:
     """Stop serving once the supervising parent is gone (killed outright, it could not
-    pass on a signal): a web process must not outlive the command that started it."""
-    parent = os.getppid()
-    while os.getppid() == parent:  # noqa: ASYNC110 (no event tells of a parent's death)
+    pass on a signal): a web process must not outlive the command that started it.
+    The parent's id is given, not read here: it may be gone before this process starts."""
+    while os.getppid() == supervisor:  # noqa: ASYNC110 (no event tells of a parent's death)
         await asyncio.sleep(1)
     log.warning("the supervising process is gone; stopping")
     server.should_exit = True
@@ -139,19 +139,26 @@ async def run_serve(config: OctaneConfig, *, host: str, port: int) -> int:
 
 
 async def run_web(
-    config: OctaneConfig, *, host: str, port: int, sock: socket.socket | None = None
+    config: OctaneConfig,
+    *,
+    host: str,
+    port: int,
+    sock: socket.socket | None = None,
+    supervisor: int | None = None,
 ) -> int:
     """A web process only (API and portal); pair it with ``octane worker`` processes.
 
-    With ``sock`` (``octane web --processes N``) it serves that listening socket, shared
-    with its sibling processes, and stops if the process that started it goes away.
+    With ``sock`` (``octane web --processes N``) it serves that listening socket, one of
+    several on the port, and it stops once its ``supervisor`` (a process id) is gone.
     """
     _configure_logging(config)
     runtime = await start_octane(config)
     handle = await connect_queue(config.redis_url, config.data_path())
     runtime.state["queue"] = handle.queue
     server = _server(runtime, host, port)
-    watch = None if sock is None else asyncio.create_task(_stop_when_orphaned(server))
+    watch = None
+    if supervisor is not None:
+        watch = asyncio.create_task(_stop_when_orphaned(server, supervisor))
     try:
         await server.serve(sockets=None if sock is None else [sock])
     finally:

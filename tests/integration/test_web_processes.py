@@ -52,11 +52,11 @@ def _alive(pid: int) -> bool:
     return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
 
 
-def _wait(condition: Any, what: str, seconds: float = 30) -> None:
+def _wait(condition: Any, what: str, seconds: float = 30, explain: Any = lambda: "") -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
+            pytest.fail(f"timed out waiting for {what}\n{explain()}")
         time.sleep(0.1)
 
 
@@ -183,7 +183,11 @@ def test_processes_stop_when_their_supervisor_is_killed(db_url: str, tmp_path: P
     children = _children(web.process.pid)
     web.process.kill()  # SIGKILL: it cannot pass anything on
     web.process.wait(timeout=30)
-    _wait(lambda: not any(_alive(pid) for pid in children), "the orphaned web processes to stop")
+    _wait(
+        lambda: not any(_alive(pid) for pid in children),
+        f"the orphaned web processes to stop ({children})",
+        explain=web.output,
+    )
     assert not web.up()
 
 

@@ -117,7 +117,7 @@ async def insert_measurements(rows: Sequence[MeasurementRow], vendor_id: str) ->
 
 def _sqlite_time(value: datetime) -> str:
     """A datetime as Piccolo's SQLite adapter stores it (UTC, ``str()``)."""
-    return str(value.astimezone(UTC))
+    return value.isoformat(" ") if value.tzinfo is UTC else str(value.astimezone(UTC))
 
 
 def _insertable(rows: Sequence[MeasurementRow]) -> list[tuple[Any, ...]]:
