@@ -1,4 +1,4 @@
-"""``octane web --processes N``: several web processes serving one listening socket.
+"""``octane web --processes N``: several web processes serving one port.
 
 A Python process runs its event loop (HTTP parsing, JSON, validation) on one core, so
 one web process leaves the machine's other cores idle while requests queue. Here one
@@ -10,9 +10,10 @@ connections all landed on one process while the other idled.) The parent keeps t
 sockets, so a process started in place of a dead one serves the same socket and its
 queue of waiting connections. The processes share nothing in memory; what
 they must agree on is in the database (an API key is remembered for 1 s per process,
-as with several ``octane web`` behind a load balancer). On SQLite they write in turn,
-under the database's write lock (:mod:`octane.core.store.bulk` takes it for each group
-of batches), while the others go on parsing.
+as with several ``octane web`` behind a load balancer). On SQLite their ingestion
+writes take turns on a file lock beside the database
+(:meth:`~octane.core.store.sqlite_writer.SQLiteWriter.run_exclusive`), while the others
+go on parsing.
 
 The parent only supervises: it forwards SIGINT and SIGTERM to the processes and waits
 until they have stopped, and it starts a new process in place of one that died. One that

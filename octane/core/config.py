@@ -60,8 +60,8 @@ class WebConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, frozen
     processes: Annotated[
         int,
         _doc(
-            "Processes `octane web` starts, sharing one listening socket: a Python process "
-            "uses one core, so about one per core (POSIX only; `octane serve` runs one)."
+            "Processes `octane web` starts on the port (each with its own socket): a Python "
+            "process uses one core, so about one per core (POSIX only; `octane serve` runs one)."
         ),
         msgspec.Meta(ge=1, le=64),
     ] = 1
