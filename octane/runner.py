@@ -20,7 +20,7 @@ import uvicorn
 from saq import CronJob, Worker
 
 from octane.core.config import OctaneConfig
-from octane.core.jobs import accrue_revenue, make_worker, sweep_cron
+from octane.core.jobs import accrue_revenue, make_worker
 from octane.core.lifecycle_jobs import LIFECYCLE_JOBS, catch_up, lifecycle_sweeper
 from octane.core.queue import QueueHandle, connect_queue
 from octane.core.runtime import Octane, start_octane
@@ -106,7 +106,7 @@ async def _start_worker(runtime: Octane) -> _RunningWorker:
             CronJob(accrue_revenue, cron="0 * * * *", timeout=900, retries=3),
             *plugin_crons,
         ],
-        sweep_cron=sweep_cron(runtime.config.worker.sweep_seconds),
+        sweep_seconds=runtime.config.worker.sweep_seconds,
     )
     return _RunningWorker(handle, worker, runtime)
 
