@@ -1,20 +1,31 @@
-"""The lifecycle on the queue: one job per due item, and the sweeper that finds them.
+"""The lifecycle on the queue: jobs for the due work, and the sweeper that finds them.
 
-The sweeper (run by the per-minute ``sweep`` cron job) closes ended cycles itself
-(cheap and guarded) and enqueues one job per due item with a deterministic key, so
-several workers share the work and a repeated sweep does not pile up duplicates
-while a job is pending. Each job re-checks that its item is still due and moves it
-with a guarded transition: a job that runs twice, or after another worker did the
-work, changes nothing.
+The sweeper (run by every worker's sweep, see ``octane.core.jobs``) only finds work;
+it hands it out as jobs with deterministic keys, so several workers share the work and
+a repeated sweep does not pile up duplicates while a job is pending:
+
+* ``close_cycles``: the ended cycles of a batch of subscriptions move to grace with
+  their drafts; the drafts whose invoice grace period is already over (a worker was
+  down, a test clock jumped) are finalized in the same job, each customer's oldest
+  first, instead of waiting for the next sweep;
+* ``finalize_invoices``: a batch of due drafts, each customer's oldest only;
+* one job per delivery, charge and reconciliation.
+
+Closing and finalizing batches are cut by customer (a stable hash of the customer id,
+one bucket per 1,000 customers of the vendor), so a sweep that runs while the jobs of
+the previous one are still pending hands out the same keys and adds nothing. Each job
+re-checks that its items are still due and moves them with guarded transitions: a job
+that runs twice, or after another worker did the work, changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from octane.core.billing_run import BATCH_SIZE, finalize_many
+from octane.core.billing_run import BATCH_SIZE, finalize_many, subscriptions_to_close
 from octane.core.clocks import vendor_clock
 from octane.core.collection import collect, reconcile
 from octane.core.delivery import deliver_invoice
@@ -30,7 +41,8 @@ from octane.core.lifecycle import (
     run_due_work,
 )
 from octane.core.plugins import PluginHost
-from octane.core.store.tables import Vendor
+from octane.core.store.batch import one_of
+from octane.core.store.tables import Customer, Subscription, Vendor
 
 __all__ = ["LIFECYCLE_JOBS", "catch_up", "lifecycle_sweeper"]
 
@@ -62,6 +74,30 @@ async def finalize_batch_job(ctx: dict[str, Any], *, vendor_id: str, invoice_ids
     return len(finalized)
 
 
+async def close_batch_job(
+    ctx: dict[str, Any], *, vendor_id: str, subscription_ids: list[str]
+) -> int:
+    """Close the ended cycles of these subscriptions, then finalize at once the drafts of
+    their customers whose invoice grace period is over (each customer's oldest due
+    draft; a later one follows on the next sweep). Returns the cycles closed."""
+    clock = await vendor_clock(vendor_id)
+    closed = await close_ended_cycles(vendor_id, clock, subscriptions=subscription_ids)
+    customers = {
+        r["customer"]
+        for r in await Subscription.select(Subscription.customer).where(
+            (Subscription.vendor == vendor_id) & one_of(Subscription.id, subscription_ids)
+        )
+    }
+    due = [
+        i for i, _ in await oldest_due_per_customer(vendor_id, clock, customers=sorted(customers))
+    ]
+    for start in range(0, len(due), BATCH_SIZE):
+        await finalize_many(
+            ctx["octane"].plugins, vendor_id, due[start : start + BATCH_SIZE], clock=clock
+        )
+    return closed
+
+
 async def deliver_job(ctx: dict[str, Any], *, vendor_id: str, invoice_id: str) -> str | None:
     clock = await vendor_clock(vendor_id)
     return await deliver_invoice(ctx["octane"].plugins, vendor_id, invoice_id, clock=clock)
@@ -79,6 +115,7 @@ async def reconcile_job(ctx: dict[str, Any], *, vendor_id: str, attempt_id: str)
 
 
 LIFECYCLE_JOBS: list[tuple[str, Callable[..., Awaitable[Any]]]] = [
+    ("close_cycles", close_batch_job),
     ("finalize_invoice", finalize_job),
     ("finalize_invoices", finalize_batch_job),
     ("deliver_invoice", deliver_job),
@@ -87,24 +124,34 @@ LIFECYCLE_JOBS: list[tuple[str, Callable[..., Awaitable[Any]]]] = [
 ]
 
 
+def _buckets(pairs: Sequence[tuple[str, str]], count: int) -> list[tuple[int, list[str]]]:
+    """(bucket, ids) of (customer, id) pairs spread over ``count`` buckets by a stable hash
+    of the customer: a customer's items stay together, and a bucket keeps its number
+    from one sweep to the next."""
+    spread: dict[int, list[str]] = {}
+    for customer, item in pairs:
+        spread.setdefault(zlib.crc32(customer.encode()) % count, []).append(item)
+    return sorted(spread.items())
+
+
 async def lifecycle_sweeper(ctx: dict[str, Any]) -> int:
-    """Close ended cycles, then enqueue a job for every due finalization, delivery, charge
-    and reconciliation of every vendor (each at its own clock's now)."""
+    """Enqueue a job for every due closing, finalization, delivery, charge and
+    reconciliation of every vendor (each at its own clock's now)."""
     queue = ctx["queue"]
     found = 0
     for vendor in await Vendor.select(Vendor.id):
         vendor_id = str(vendor["id"])
         clock = await vendor_clock(vendor_id)
-        try:
-            found += await close_ended_cycles(vendor_id, clock)
-        except Exception:
-            log.exception("closing the cycles of %s failed; the next sweep retries", vendor_id)
+        customers = await Customer.count().where(Customer.vendor == vendor_id)
+        count = max(1, -(-customers // BATCH_SIZE))
         due: list[tuple[str, str, dict[str, Any]]] = []
+        for bucket, ids in _buckets(await subscriptions_to_close(vendor_id, clock), count):
+            key = f"close:{vendor_id}:{bucket}/{count}"
+            due.append(("close_cycles", key, {"subscription_ids": ids}))
         # Concurrent jobs must not finalize a customer's later draft before its earlier one.
-        drafts = await oldest_due_per_customer(vendor_id, clock)
-        for start in range(0, len(drafts), BATCH_SIZE):
-            ids = drafts[start : start + BATCH_SIZE]
-            key = f"finalize:{ids[0]}:{len(ids)}"
+        drafts = [(c, i) for i, c in await oldest_due_per_customer(vendor_id, clock)]
+        for bucket, ids in _buckets(drafts, count):
+            key = f"finalize:{vendor_id}:{bucket}/{count}"
             due.append(("finalize_invoices", key, {"invoice_ids": ids}))
         for invoice_id in await due_deliveries(vendor_id, clock):
             due.append(("deliver_invoice", f"deliver:{invoice_id}", {"invoice_id": invoice_id}))

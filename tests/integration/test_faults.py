@@ -27,7 +27,12 @@ from octane.core.customers import create_customer
 from octane.core.jobs import make_worker
 from octane.core.ledger import check_invariants
 from octane.core.lifecycle import close_ended_cycles, run_due_work
-from octane.core.lifecycle_jobs import LIFECYCLE_JOBS, finalize_batch_job, lifecycle_sweeper
+from octane.core.lifecycle_jobs import (
+    LIFECYCLE_JOBS,
+    close_batch_job,
+    finalize_batch_job,
+    lifecycle_sweeper,
+)
 from octane.core.queue import connect_queue, job_options
 from octane.core.store.engine import close_engine, open_engine
 from octane.core.store.tables import BillingCycle, Invoice, PaymentAttempt, SandboxCharge
@@ -350,6 +355,14 @@ async def test_the_sweep_finalizes_a_customers_months_oldest_first(bound: str) -
         (Invoice.vendor == vendor) & (Invoice.period_end == utc(2026, 2, 1))
     )
     assert [sorted(ids) for ids in batches] == [sorted(r["id"] for r in january)]
+    # February's cycles are handed out to a closing job; run before January's batch, it
+    # closes February and, finding January still due, finalizes January, not February.
+    (closing,) = [kw for name, kw in queue.jobs if name == "close_cycles"]
+    closed = await close_batch_job(
+        context, vendor_id=vendor, subscription_ids=closing["subscription_ids"]
+    )
+    assert closed == 2
+    assert await Invoice.count().where(Invoice.status == "draft") == 2
     for ids in batches:
         await finalize_batch_job(context, vendor_id=vendor, invoice_ids=ids)
     queue.jobs.clear()
