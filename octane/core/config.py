@@ -88,7 +88,9 @@ class WorkerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fro
         int,
         _doc(
             "How often the sweep re-derives due work (cycles to close, invoices to "
-            "finalize, payments to collect) from the database."
+            "finalize, payments to collect) from the database and hands it out as jobs. "
+            "Every worker runs the sweep loop; the workers of a queue take turns, so the "
+            "whole fleet sweeps once per interval."
         ),
         msgspec.Meta(ge=1, le=3600),
     ] = 60
