@@ -25,10 +25,11 @@ invoice at a time, so one bad invoice holds up no other.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
+
+import msgspec
 
 from octane.core.catalog import plan_view
 from octane.core.clock import Clock, as_utc
@@ -99,8 +100,13 @@ _EVENT_COLUMNS = (
 )  # fmt: skip
 
 
+_encode = msgspec.json.Encoder().encode
+
+
 def _json(value: Any) -> str:
-    return "{}" if not value else json.dumps(value, separators=(",", ":"))
+    """Compact JSON text for a ``json`` column (msgspec: several times json.dumps's speed,
+    which a billing run calls for every line)."""
+    return "{}" if not value else _encode(value).decode()
 
 
 def _marks(values: Sequence[Any]) -> str:
@@ -250,12 +256,16 @@ async def close_ended_cycles(
         return 0
     vendor = await _vendor_settings(vendor_id)
     customer_ids = {c["customer"] for c in ended} | {s["customer"] for s, _ in missing}
-    customers = await _customers(vendor_id, sorted(customer_ids))
+    overrides = (
+        await Customer.select(Customer.id, Customer.invoice_settings)
+        .where((Customer.vendor == vendor_id) & one_of(Customer.id, sorted(customer_ids)))
+        .output(load_json=True)
+    )
     grace = {
-        cid: effective_settings(
+        row["id"]: effective_settings(
             vendor["invoice_settings"], row["invoice_settings"]
         ).invoice_grace_period
-        for cid, row in customers.items()
+        for row in overrides
     }
     fresh = [
         (new_id("cyc"), s["customer"], s["id"], p.start, p.end, p.end + grace[s["customer"]])
@@ -500,7 +510,7 @@ async def _write(
                     line["quantity"],
                     line["unit_price"],
                     line["amount"],
-                    json.dumps(line["details"]),
+                    _json(line["details"]),
                     line["source"],
                     line["reference"],
                 )
@@ -584,7 +594,7 @@ async def _write(
                 "octane",
                 "invoice.finalized",
                 invoice_id,
-                json.dumps({"number": number, "total": total}),
+                _json({"number": number, "total": total}),
                 now,
             )
         )
