@@ -25,6 +25,9 @@ import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from saq.job import Status
+from saq.queue.base import Queue
+
 from octane.core.billing_run import BATCH_SIZE, finalize_many, subscriptions_to_close
 from octane.core.clocks import vendor_clock
 from octane.core.collection import collect, reconcile
@@ -44,7 +47,7 @@ from octane.core.plugins import PluginHost
 from octane.core.store.batch import one_of
 from octane.core.store.tables import Customer, Subscription, Vendor
 
-__all__ = ["LIFECYCLE_JOBS", "catch_up", "lifecycle_sweeper"]
+__all__ = ["BATCH_JOBS", "LIFECYCLE_JOBS", "catch_up", "lifecycle_sweeper"]
 
 log = logging.getLogger("octane.lifecycle")
 
@@ -75,14 +78,20 @@ async def finalize_batch_job(ctx: dict[str, Any], *, vendor_id: str, invoice_ids
 
 
 async def close_batch_job(
-    ctx: dict[str, Any], *, vendor_id: str, subscription_ids: list[str]
+    ctx: dict[str, Any],
+    *,
+    vendor_id: str,
+    subscription_ids: list[str],
+    customer_ids: list[str] | None = None,
 ) -> int:
     """Close the ended cycles of these subscriptions, then finalize at once the drafts of
-    their customers whose invoice grace period is over (each customer's oldest due
-    draft; a later one follows on the next sweep). Returns the cycles closed."""
+    their customers (and of ``customer_ids``) whose invoice grace period is over: each
+    customer's oldest due draft (a later one follows on the next sweep). Returns the
+    cycles closed."""
     clock = await vendor_clock(vendor_id)
     closed = await close_ended_cycles(vendor_id, clock, subscriptions=subscription_ids)
-    customers = {
+    customers = set(customer_ids or ())
+    customers |= {
         r["customer"]
         for r in await Subscription.select(Subscription.customer).where(
             (Subscription.vendor == vendor_id) & one_of(Subscription.id, subscription_ids)
@@ -114,54 +123,96 @@ async def reconcile_job(ctx: dict[str, Any], *, vendor_id: str, attempt_id: str)
     return await reconcile(ctx["octane"].plugins, vendor_id, attempt_id, clock=clock)
 
 
-LIFECYCLE_JOBS: list[tuple[str, Callable[..., Awaitable[Any]]]] = [
+#: The billing batches, run from their own queue (``octane.core.queue.BATCH_QUEUE_NAME``).
+BATCH_JOBS: list[tuple[str, Callable[..., Awaitable[Any]]]] = [
     ("close_cycles", close_batch_job),
-    ("finalize_invoice", finalize_job),
     ("finalize_invoices", finalize_batch_job),
+]
+
+#: The main queue's lifecycle jobs (the batches too, should one be enqueued there).
+LIFECYCLE_JOBS: list[tuple[str, Callable[..., Awaitable[Any]]]] = [
+    *BATCH_JOBS,
+    ("finalize_invoice", finalize_job),
     ("deliver_invoice", deliver_job),
     ("collect_payment", collect_job),
     ("reconcile_payment", reconcile_job),
 ]
 
 
-def _buckets(pairs: Sequence[tuple[str, str]], count: int) -> list[tuple[int, list[str]]]:
-    """(bucket, ids) of (customer, id) pairs spread over ``count`` buckets by a stable hash
-    of the customer: a customer's items stay together, and a bucket keeps its number
-    from one sweep to the next."""
-    spread: dict[int, list[str]] = {}
+def _buckets(pairs: Sequence[tuple[str, str]], count: int) -> dict[int, list[tuple[str, str]]]:
+    """(customer, id) pairs spread over ``count`` buckets by a stable hash of the customer:
+    a customer's items stay together, and a bucket keeps its number from one sweep to
+    the next."""
+    spread: dict[int, list[tuple[str, str]]] = {}
     for customer, item in pairs:
-        spread.setdefault(zlib.crc32(customer.encode()) % count, []).append(item)
-    return sorted(spread.items())
+        spread.setdefault(zlib.crc32(customer.encode()) % count, []).append((customer, item))
+    return spread
+
+
+_DONE = {Status.COMPLETE, Status.FAILED, Status.ABORTED}
+
+
+async def _pending(queue: object, keys: list[str]) -> bool:
+    """Whether a job under one of these keys is still queued, running or waiting for a
+    retry (one lookup; a queue that cannot tell says no)."""
+    if not isinstance(queue, Queue):
+        return False
+    return any(job is not None and job.status not in _DONE for job in await queue.jobs(keys))
 
 
 async def lifecycle_sweeper(ctx: dict[str, Any]) -> int:
     """Enqueue a job for every due closing, finalization, delivery, charge and
-    reconciliation of every vendor (each at its own clock's now)."""
+    reconciliation of every vendor (each at its own clock's now).
+
+    A bucket of customers gets one billing job at a time (one key): ``close_cycles``
+    when some of its subscriptions have ended periods (it finalizes the bucket's due
+    drafts too), else ``finalize_invoices`` for its due drafts. While any of a vendor's
+    billing jobs is pending, its billing work is not looked for again."""
     queue = ctx["queue"]
+    batch_queue = ctx.get("batch_queue", queue)
     found = 0
     for vendor in await Vendor.select(Vendor.id):
         vendor_id = str(vendor["id"])
         clock = await vendor_clock(vendor_id)
         customers = await Customer.count().where(Customer.vendor == vendor_id)
         count = max(1, -(-customers // BATCH_SIZE))
+        keys = [f"bill:{vendor_id}:{bucket}/{count}" for bucket in range(count)]
+        batches: list[tuple[str, str, dict[str, Any]]] = []
+        if await _pending(batch_queue, keys):
+            # The previous sweep's billing jobs are at work: finding the same work again
+            # would only take time from them; the first sweep after them hands out the rest.
+            closing: dict[int, list[tuple[str, str]]] = {}
+            drafts: dict[int, list[tuple[str, str]]] = {}
+        else:
+            closing = _buckets(await subscriptions_to_close(vendor_id, clock), count)
+            # Concurrent jobs must not finalize a customer's later draft before its
+            # earlier one: only each customer's oldest due draft is handed out.
+            oldest = [(c, i) for i, c in await oldest_due_per_customer(vendor_id, clock)]
+            drafts = _buckets(oldest, count)
+        for bucket in sorted(closing.keys() | drafts.keys()):
+            key = keys[bucket]
+            if bucket in closing:
+                kwargs: dict[str, Any] = {
+                    "subscription_ids": [s for _, s in closing[bucket]],
+                    "customer_ids": sorted({c for c, _ in drafts.get(bucket, ())}),
+                }
+                batches.append(("close_cycles", key, kwargs))
+            else:
+                batches.append(
+                    ("finalize_invoices", key, {"invoice_ids": [i for _, i in drafts[bucket]]})
+                )
         due: list[tuple[str, str, dict[str, Any]]] = []
-        for bucket, ids in _buckets(await subscriptions_to_close(vendor_id, clock), count):
-            key = f"close:{vendor_id}:{bucket}/{count}"
-            due.append(("close_cycles", key, {"subscription_ids": ids}))
-        # Concurrent jobs must not finalize a customer's later draft before its earlier one.
-        drafts = [(c, i) for i, c in await oldest_due_per_customer(vendor_id, clock)]
-        for bucket, ids in _buckets(drafts, count):
-            key = f"finalize:{vendor_id}:{bucket}/{count}"
-            due.append(("finalize_invoices", key, {"invoice_ids": ids}))
         for invoice_id in await due_deliveries(vendor_id, clock):
             due.append(("deliver_invoice", f"deliver:{invoice_id}", {"invoice_id": invoice_id}))
         for invoice_id in await due_collections(vendor_id, clock):
             due.append(("collect_payment", f"collect:{invoice_id}", {"invoice_id": invoice_id}))
         for attempt_id in await due_reconciliations(vendor_id, clock):
             due.append(("reconcile_payment", f"reconcile:{attempt_id}", {"attempt_id": attempt_id}))
+        for function, key, kwargs in batches:
+            await enqueue_unique(batch_queue, function, key=key, vendor_id=vendor_id, **kwargs)
         for function, key, kwargs in due:
             await enqueue_unique(queue, function, key=key, vendor_id=vendor_id, **kwargs)
-        found += len(due)
+        found += len(batches) + len(due)
     return found
 
 

@@ -350,21 +350,24 @@ async def test_the_sweep_finalizes_a_customers_months_oldest_first(bound: str) -
     queue = _CapturingQueue()
     context = {"queue": queue, "octane": SimpleNamespace(plugins=PLUGINS)}
     await lifecycle_sweeper(context)
-    batches = [kw["invoice_ids"] for name, kw in queue.jobs if name == "finalize_invoices"]
-    january = await Invoice.select(Invoice.id).where(
+    # One billing job for the customers' bucket: February's cycles to close, and the
+    # customers with a due draft (January's).
+    ((name, kwargs),) = queue.jobs
+    assert name == "close_cycles"
+    january = await Invoice.select(Invoice.id, Invoice.customer).where(
         (Invoice.vendor == vendor) & (Invoice.period_end == utc(2026, 2, 1))
     )
-    assert [sorted(ids) for ids in batches] == [sorted(r["id"] for r in january)]
-    # February's cycles are handed out to a closing job; run before January's batch, it
-    # closes February and, finding January still due, finalizes January, not February.
-    (closing,) = [kw for name, kw in queue.jobs if name == "close_cycles"]
+    assert kwargs["customer_ids"] == sorted(r["customer"] for r in january)
+    # The job closes February and, finding January still due, finalizes January only.
     closed = await close_batch_job(
-        context, vendor_id=vendor, subscription_ids=closing["subscription_ids"]
+        context,
+        vendor_id=vendor,
+        subscription_ids=kwargs["subscription_ids"],
+        customer_ids=kwargs["customer_ids"],
     )
     assert closed == 2
-    assert await Invoice.count().where(Invoice.status == "draft") == 2
-    for ids in batches:
-        await finalize_batch_job(context, vendor_id=vendor, invoice_ids=ids)
+    drafts = await Invoice.select(Invoice.id).where(Invoice.status == "draft")
+    assert len(drafts) == 2 and not {r["id"] for r in drafts} & {r["id"] for r in january}
     queue.jobs.clear()
     await lifecycle_sweeper(context)  # now February's drafts are each customer's oldest
     (february,) = [kw["invoice_ids"] for name, kw in queue.jobs if name == "finalize_invoices"]
