@@ -341,7 +341,30 @@ async def close_ended_cycles(
             ],
             on_conflict="(cycle) DO NOTHING",
         )
+    if closed and is_postgres():
+        await _refresh_invoice_statistics(len(closed))
     return len(closed)
+
+
+async def _refresh_invoice_statistics(added: int) -> None:
+    """``ANALYZE invoice`` when the planner's statistics count fewer invoices than this
+    closing just added: a young database, whose tables were analyzed nearly empty.
+
+    PostgreSQL checks the invoice lines' foreign key, ``(vendor, invoice) -> invoice
+    (vendor, id)``, row by row with a plan made once per connection. With statistics
+    that know of no invoices, every index leading with ``vendor`` costs the same to the
+    planner, and it took ``ix_invoice_status_totals``, reading all of the vendor's
+    invoices for each line (measured: 0.3-0.5 s instead of 0.05 s for a batch of 6,000
+    lines), until autovacuum analyzed the table. In the usual course a grace period
+    separates closing from finalizing and autovacuum gets there first; a closing that
+    is finalized at once (a test clock, a worker catching up) would not wait for it.
+    Cheap on such a table, and a no-op on a grown one (its statistics count far more
+    invoices than a closing adds)."""
+    rows = await BillingCycle.raw(
+        "SELECT reltuples AS n FROM pg_class WHERE oid = 'invoice'::regclass"
+    )
+    if rows and float(rows[0]["n"]) < added:
+        await BillingCycle.raw("ANALYZE invoice")
 
 
 # ------------------------------------------------------------------- finalizing
