@@ -9,14 +9,17 @@ add jobs through the ``register_jobs`` hook.
 The sweep is not a SAQ cron job: SAQ enqueues a cron job's next run only once the
 previous one has left the queue, and moves scheduled jobs to the queue once a second,
 so a sweep due every second ran every two (measured). Each worker runs its own sweep
-loop instead (:func:`sweep_every`), and the workers of a queue take turns through a
-key in Redis: one sweep per interval for the whole fleet, whichever worker is up.
+loop instead (:func:`sweep_every`, on the wall clock's multiples of the interval, as
+the cron job did), and the workers of a queue take turns through a key in Redis: one
+sweep per interval for the whole fleet, whichever worker is up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -79,8 +82,9 @@ SWEEP_TIMEOUT = 300.0
 
 async def _take_turn(queue: Queue, seconds: float, token: str) -> bool:
     """Whether this worker sweeps now: the first worker to ask in an interval gets the
-    turn (a Redis key living for 90% of the interval, so the worker that swept last is
-    on time for the next one). Without Redis every worker sweeps."""
+    turn (a Redis key living for 90% of the interval, so it is gone by the next multiple
+    even between machines whose clocks differ a little). Without Redis every worker
+    sweeps."""
     redis = getattr(queue, "redis", None)
     if redis is None:
         return True
@@ -88,17 +92,25 @@ async def _take_turn(queue: Queue, seconds: float, token: str) -> bool:
     return bool(await redis.set(key, token, nx=True, px=max(1, int(seconds * 900))))
 
 
+def _until_boundary(seconds: float, *, after: float = 0.0) -> float:
+    """Seconds from now to the first multiple of ``seconds`` of the wall clock that is at
+    least ``after`` seconds away (as cron runs a per-minute job on each minute)."""
+    now = time.time()
+    target = now + after
+    return math.ceil(target / seconds) * seconds - now
+
+
 async def sweep_every(ctx: dict[str, Any], queue: Queue, seconds: float) -> None:
-    """Run :func:`sweep` every ``seconds`` until cancelled, taking turns with the other
-    workers of the queue. The first sweep comes one interval after the start (a worker
-    starting up does what is due at once, see ``octane.core.lifecycle_jobs.catch_up``).
-    A sweep that takes longer than the interval is followed by the next one at once."""
-    loop = asyncio.get_running_loop()
+    """Run :func:`sweep` every ``seconds`` until cancelled, on the wall clock's multiples
+    of ``seconds`` (every minute on the minute by default, like the cron job it replaces),
+    taking turns with the other workers of the queue: they wake up together and the
+    first takes the turn. The first sweep comes at least one interval after the start
+    (a worker starting up does what is due at once, see
+    ``octane.core.lifecycle_jobs.catch_up``). A sweep that overruns its interval is
+    followed by the next one on the next multiple."""
     token = uuid.uuid4().hex
-    next_at = loop.time() + seconds
+    await asyncio.sleep(_until_boundary(seconds, after=seconds))
     while True:
-        await asyncio.sleep(max(0.0, next_at - loop.time()))
-        next_at = max(next_at + seconds, loop.time())
         try:
             if await _take_turn(queue, seconds, token):
                 await asyncio.wait_for(sweep(ctx), timeout=SWEEP_TIMEOUT)
@@ -106,6 +118,7 @@ async def sweep_every(ctx: dict[str, Any], queue: Queue, seconds: float) -> None
             raise
         except Exception:
             log.exception("the sweep failed; the next one tries again")
+        await asyncio.sleep(_until_boundary(seconds, after=0.001))
 
 
 def make_worker(
