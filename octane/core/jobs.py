@@ -100,25 +100,39 @@ def _until_boundary(seconds: float, *, after: float = 0.0) -> float:
     return math.ceil(target / seconds) * seconds - now
 
 
-async def sweep_every(ctx: dict[str, Any], queue: Queue, seconds: float) -> None:
-    """Run :func:`sweep` every ``seconds`` until cancelled, on the wall clock's multiples
-    of ``seconds`` (every minute on the minute by default, like the cron job it replaces),
-    taking turns with the other workers of the queue: they wake up together and the
-    first takes the turn. The first sweep comes at least one interval after the start
-    (a worker starting up does what is due at once, see
+async def sweep_every(
+    ctx: dict[str, Any], queue: Queue, seconds: float, stop: asyncio.Event | None = None
+) -> None:
+    """Run :func:`sweep` every ``seconds`` until ``stop`` is set (or cancelled), on the
+    wall clock's multiples of ``seconds`` (every minute on the minute by default, like the
+    cron job it replaces), taking turns with the other workers of the queue: they wake up
+    together and the first takes the turn. The first sweep comes at least one interval
+    after the start (a worker starting up does what is due at once, see
     ``octane.core.lifecycle_jobs.catch_up``). A sweep that overruns its interval is
     followed by the next one on the next multiple."""
+    stop = stop or asyncio.Event()
     token = uuid.uuid4().hex
-    await asyncio.sleep(_until_boundary(seconds, after=seconds))
-    while True:
+    delay = _until_boundary(seconds, after=seconds)
+    while not await _stopped(stop, delay):
         try:
             if await _take_turn(queue, seconds, token):
                 await asyncio.wait_for(sweep(ctx), timeout=SWEEP_TIMEOUT)
         except asyncio.CancelledError:
             raise
         except Exception:
+            if stop.is_set():  # stopping: the queue or the database may be gone already
+                return
             log.exception("the sweep failed; the next one tries again")
-        await asyncio.sleep(_until_boundary(seconds, after=0.001))
+        delay = _until_boundary(seconds, after=0.001)
+
+
+async def _stopped(stop: asyncio.Event, delay: float) -> bool:
+    """Wait ``delay`` seconds, or less if ``stop`` is set; whether it is."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=delay)
+    except TimeoutError:
+        return False
+    return True
 
 
 def make_worker(
@@ -148,7 +162,10 @@ def make_worker(
     async def startup(ctx: dict[str, Any]) -> None:
         ctx.update(extra)
         if sweep_seconds:
-            sweeping.append(asyncio.create_task(sweep_every(ctx, queue, sweep_seconds)))
+            # The worker's event is set when it is asked to stop: the loop stops at once,
+            # not after the grace period that running jobs get.
+            loop = sweep_every(ctx, queue, sweep_seconds, worker.event)
+            sweeping.append(asyncio.create_task(loop))
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         for task in sweeping:

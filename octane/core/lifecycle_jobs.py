@@ -1,21 +1,26 @@
 """The lifecycle on the queue: jobs for the due work, and the sweeper that finds them.
 
-The sweeper (run by every worker's sweep, see ``octane.core.jobs``) only finds work;
+The sweeper (run by the workers' sweep loop, see ``octane.core.jobs``) only finds work;
 it hands it out as jobs with deterministic keys, so several workers share the work and
 a repeated sweep does not pile up duplicates while a job is pending:
 
-* ``close_cycles``: the ended cycles of a batch of subscriptions move to grace with
-  their drafts; the drafts whose invoice grace period is already over (a worker was
-  down, a test clock jumped) are finalized in the same job, each customer's oldest
-  first, instead of waiting for the next sweep;
-* ``finalize_invoices``: a batch of due drafts, each customer's oldest only;
+* ``close_cycles``: the ended cycles of a bucket of customers move to grace with their
+  drafts; the drafts whose invoice grace period is already over (a worker was down, a
+  test clock jumped) are finalized in the same job, each customer's oldest first,
+  instead of waiting for the next sweep;
+* ``finalize_invoices``: a bucket's due drafts, each customer's oldest only;
 * one job per delivery, charge and reconciliation.
 
-Closing and finalizing batches are cut by customer (a stable hash of the customer id,
-one bucket per 1,000 customers of the vendor), so a sweep that runs while the jobs of
-the previous one are still pending hands out the same keys and adds nothing. Each job
-re-checks that its items are still due and moves them with guarded transitions: a job
-that runs twice, or after another worker did the work, changes nothing.
+The billing jobs (the first two) go to their own queue (``octane.core.queue``), which
+each worker takes at ``worker.batch_concurrency`` (two), so the ten batches of a month
+end are shared by the workers instead of all taken by the first one. They are cut by
+customer: a stable hash of the customer id spreads the vendor's customers over one
+bucket per 1,000, and a bucket has one key (``bill:<vendor>:<bucket>/<buckets>``), so
+it has one billing job at a time and a sweep that runs while its job is pending adds
+nothing; while any of a vendor's billing jobs is pending, the sweep does not even look
+for the vendor's billing work. Each job re-checks that its items are still due and
+moves them with guarded transitions: a job that runs twice, or after another worker did
+the work, changes nothing.
 """
 
 from __future__ import annotations
