@@ -22,8 +22,8 @@ import uvicorn
 from saq import CronJob, Worker
 
 from octane.core.config import OctaneConfig
-from octane.core.jobs import accrue_revenue, make_worker, sweep_cron
-from octane.core.lifecycle_jobs import LIFECYCLE_JOBS, catch_up, lifecycle_sweeper
+from octane.core.jobs import accrue_revenue, make_worker
+from octane.core.lifecycle_jobs import BATCH_JOBS, LIFECYCLE_JOBS, catch_up, lifecycle_sweeper
 from octane.core.queue import QueueHandle, connect_queue
 from octane.core.runtime import Octane, start_octane
 from octane.web.app import create_app
@@ -76,12 +76,13 @@ async def _stop_when_orphaned(server: uvicorn.Server, supervisor: int) -> None:
 
 
 class _RunningWorker:
-    """A SAQ worker running as a task of this process, with its queue connection."""
+    """SAQ workers (the main queue's and the billing batches') running as tasks of this
+    process, with their queue connection."""
 
-    def __init__(self, handle: QueueHandle, worker: Worker[Any], runtime: Octane) -> None:
+    def __init__(self, handle: QueueHandle, workers: list[Worker[Any]], runtime: Octane) -> None:
         self.handle = handle
-        self.worker = worker
-        self.task = asyncio.create_task(worker.start())
+        self.workers = workers
+        self.tasks = [asyncio.create_task(worker.start()) for worker in workers]
         # Whatever fell due while no worker ran (or a killed worker left half done) is
         # done now, not at the next sweep: the database says what is due.
         self.catch_up = asyncio.create_task(catch_up(runtime.plugins))
@@ -90,12 +91,14 @@ class _RunningWorker:
         # Setting the worker's event ends start(), which stops the worker; jobs still
         # running are cancelled and SAQ retries them later (they are idempotent).
         self.catch_up.cancel()
-        if self.worker.event is not None:
-            self.worker.event.set()
-        try:
-            await asyncio.wait_for(self.task, timeout=15)
-        except (TimeoutError, asyncio.CancelledError, Exception):
-            self.task.cancel()
+        for worker in self.workers:
+            if worker.event is not None:
+                worker.event.set()
+        for task in self.tasks:
+            try:
+                await asyncio.wait_for(task, timeout=15)
+            except (TimeoutError, asyncio.CancelledError, Exception):
+                task.cancel()
         await self.handle.aclose()
 
 
@@ -109,18 +112,31 @@ async def _start_worker(runtime: Octane) -> _RunningWorker:
         for job in specs
         if job.cron
     ]
+    context = {
+        "octane": runtime,
+        "queue": handle.queue,
+        "batch_queue": handle.batch_queue,
+        "sweepers": [lifecycle_sweeper],
+    }
     worker = make_worker(
         handle.queue,
         concurrency=runtime.config.worker.concurrency,
-        context={"octane": runtime, "queue": handle.queue, "sweepers": [lifecycle_sweeper]},
+        context=context,
         functions=[("accrue_revenue", accrue_revenue), *LIFECYCLE_JOBS, *plugin_jobs],
         cron_jobs=[
             CronJob(accrue_revenue, cron="0 * * * *", timeout=900, retries=3),
             *plugin_crons,
         ],
-        sweep_cron=sweep_cron(runtime.config.worker.sweep_seconds),
+        sweep_seconds=runtime.config.worker.sweep_seconds,
     )
-    return _RunningWorker(handle, worker, runtime)
+    batches = make_worker(
+        handle.batch_queue,
+        concurrency=runtime.config.worker.batch_concurrency,
+        context=context,
+        functions=BATCH_JOBS,
+        sweep_seconds=None,
+    )
+    return _RunningWorker(handle, [worker, batches], runtime)
 
 
 async def run_serve(config: OctaneConfig, *, host: str, port: int) -> int:

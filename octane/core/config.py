@@ -92,11 +92,23 @@ class WorkerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, fro
     concurrency: Annotated[
         int, _doc("Jobs a worker process runs at once."), msgspec.Meta(ge=1, le=1000)
     ] = 10
+    batch_concurrency: Annotated[
+        int,
+        _doc(
+            "Billing batches (closing cycles, finalizing invoices, up to 1,000 customers "
+            "each) a worker process runs at once, besides its other jobs. Two keep a "
+            "core busy with Python while the database writes the other batch; more only "
+            "contend, and leave the batches a second worker could take."
+        ),
+        msgspec.Meta(ge=1, le=100),
+    ] = 2
     sweep_seconds: Annotated[
         int,
         _doc(
             "How often the sweep re-derives due work (cycles to close, invoices to "
-            "finalize, payments to collect) from the database."
+            "finalize, payments to collect) from the database and hands it out as jobs. "
+            "Every worker runs the sweep loop; the workers of a queue take turns, so the "
+            "whole fleet sweeps once per interval."
         ),
         msgspec.Meta(ge=1, le=3600),
     ] = 60

@@ -175,7 +175,23 @@ def cycles_between(
     since: datetime | None = None,
 ) -> list[Period]:
     """Every period of the subscription that starts before ``until``, in order (only those
-    from ``since`` on, when given: it must be a period boundary, e.g. a cycle's end)."""
+    from ``since`` on, when given: it must be a period boundary, e.g. a cycle's end).
+
+    Memoized (the arguments are immutable): closing asks the same question for every
+    subscription sharing a schedule, at the same ``until``."""
+    return list(_cycles_between(start, anchor, period, tz, until, end, since))
+
+
+@functools.lru_cache(maxsize=65_536)
+def _cycles_between(
+    start: datetime,
+    anchor: datetime | None,
+    period: str,
+    tz: ZoneInfo,
+    until: datetime,
+    end: datetime | None,
+    since: datetime | None,
+) -> tuple[Period, ...]:
     periods: list[Period] = []
     cursor = _aware(start, "starts_at")
     if since is not None:
@@ -189,7 +205,7 @@ def cycles_between(
             break
         periods.append(current)
         cursor = current.end
-    return periods
+    return tuple(periods)
 
 
 def proration_factor(part: Period, full: Period) -> Fraction:

@@ -99,6 +99,8 @@ async def compute_draft(
             for plugin, returned in returned_by
             for line in _checked(returned, AdjustmentLine, plugin, "apply_adjustments")
         ]
+        if not added:  # the common case: nothing changes, nothing to check
+            continue
         after = msgspec.structs.replace(draft, adjustments=(*draft.adjustments, *added))
         if after.total < 0:
             names = ", ".join(sorted({line.source for line in added}))

@@ -89,33 +89,44 @@ async def due_finalizations(
     return [invoice_id for invoice_id, _ in await _due_drafts(vendor_id, clock, among=among)]
 
 
-async def oldest_due_per_customer(vendor_id: str, clock: Clock) -> list[str]:
-    """Each customer's oldest due draft, oldest period first: what may be finalized now
+async def oldest_due_per_customer(
+    vendor_id: str, clock: Clock, *, customers: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """(invoice id, customer id) of each customer's oldest due draft (of these
+    ``customers`` only, when given), oldest period first: what may be finalized now
     without a customer's later invoice being numbered (or drawing credit) before an
     earlier one. The later drafts become the oldest once these are finalized."""
     seen: set[str] = set()
-    oldest: list[str] = []
-    for invoice_id, customer in await _due_drafts(vendor_id, clock):
+    oldest: list[tuple[str, str]] = []
+    for invoice_id, customer in await _due_drafts(vendor_id, clock, customers=customers):
         if customer not in seen:
             seen.add(customer)
-            oldest.append(invoice_id)
+            oldest.append((invoice_id, customer))
     return oldest
 
 
 async def _due_drafts(
-    vendor_id: str, clock: Clock, *, among: Sequence[str] | None = None
+    vendor_id: str,
+    clock: Clock,
+    *,
+    among: Sequence[str] | None = None,
+    customers: Sequence[str] | None = None,
 ) -> list[tuple[str, str]]:
-    """(invoice id, customer id) of the due drafts, oldest period first."""
-    if among is not None and not among:
+    """(invoice id, customer id) of the due drafts (of these ids, of these customers),
+    oldest period first."""
+    if (among is not None and not among) or (customers is not None and not customers):
         return []
     scope = ""
     args: list[Any] = [vendor_id, clock.now()]
-    if among is not None:
+    for column, values in (("invoice.id", among), ("invoice.customer", customers)):
+        if values is None:
+            continue
         if is_postgres():
-            scope, args = " AND invoice.id = ANY({}::varchar[])", [*args, list(among)]
+            scope += f" AND {column} = ANY({{}}::varchar[])"
+            args.append(list(values))
         else:
-            scope = f" AND invoice.id IN ({', '.join('{}' for _ in among)})"
-            args += list(among)
+            scope += f" AND {column} IN ({', '.join('{}' for _ in values)})"
+            args += list(values)
     rows = await Invoice.raw(
         "SELECT invoice.id AS id, invoice.customer AS customer FROM invoice "
         "JOIN billing_cycle ON billing_cycle.id = invoice.cycle "

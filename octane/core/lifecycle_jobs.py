@@ -1,20 +1,39 @@
-"""The lifecycle on the queue: one job per due item, and the sweeper that finds them.
+"""The lifecycle on the queue: jobs for the due work, and the sweeper that finds them.
 
-The sweeper (run by the per-minute ``sweep`` cron job) closes ended cycles itself
-(cheap and guarded) and enqueues one job per due item with a deterministic key, so
-several workers share the work and a repeated sweep does not pile up duplicates
-while a job is pending. Each job re-checks that its item is still due and moves it
-with a guarded transition: a job that runs twice, or after another worker did the
-work, changes nothing.
+The sweeper (run by the workers' sweep loop, see ``octane.core.jobs``) only finds work;
+it hands it out as jobs with deterministic keys, so several workers share the work and
+a repeated sweep does not pile up duplicates while a job is pending:
+
+* ``close_cycles``: the ended cycles of a bucket of customers move to grace with their
+  drafts; the drafts whose invoice grace period is already over (a worker was down, a
+  test clock jumped) are finalized in the same job, each customer's oldest first,
+  instead of waiting for the next sweep;
+* ``finalize_invoices``: a bucket's due drafts, each customer's oldest only;
+* one job per delivery, charge and reconciliation.
+
+The billing jobs (the first two) go to their own queue (``octane.core.queue``), which
+each worker takes at ``worker.batch_concurrency`` (two), so the ten batches of a month
+end are shared by the workers instead of all taken by the first one. They are cut by
+customer: a stable hash of the customer id spreads the vendor's customers over one
+bucket per 1,000, and a bucket has one key (``bill:<vendor>:<bucket>/<buckets>``), so
+it has one billing job at a time and a sweep that runs while its job is pending adds
+nothing; while any of a vendor's billing jobs is pending, the sweep does not even look
+for the vendor's billing work. Each job re-checks that its items are still due and
+moves them with guarded transitions: a job that runs twice, or after another worker did
+the work, changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import zlib
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from octane.core.billing_run import BATCH_SIZE, finalize_many
+from saq.job import Status
+from saq.queue.base import Queue
+
+from octane.core.billing_run import BATCH_SIZE, finalize_many, subscriptions_to_close
 from octane.core.clocks import vendor_clock
 from octane.core.collection import collect, reconcile
 from octane.core.delivery import deliver_invoice
@@ -30,9 +49,10 @@ from octane.core.lifecycle import (
     run_due_work,
 )
 from octane.core.plugins import PluginHost
-from octane.core.store.tables import Vendor
+from octane.core.store.batch import one_of
+from octane.core.store.tables import Customer, Subscription, Vendor
 
-__all__ = ["LIFECYCLE_JOBS", "catch_up", "lifecycle_sweeper"]
+__all__ = ["BATCH_JOBS", "LIFECYCLE_JOBS", "catch_up", "lifecycle_sweeper"]
 
 log = logging.getLogger("octane.lifecycle")
 
@@ -62,6 +82,37 @@ async def finalize_batch_job(ctx: dict[str, Any], *, vendor_id: str, invoice_ids
     return len(finalized)
 
 
+async def close_batch_job(
+    ctx: dict[str, Any],
+    *,
+    vendor_id: str,
+    subscription_ids: list[str],
+    customer_ids: list[str] | None = None,
+) -> int:
+    """Close the ended cycles of these subscriptions, then finalize at once the drafts of
+    their customers (and of ``customer_ids``) whose invoice grace period is over: each
+    customer's oldest due draft (a later one follows on the next sweep). Returns the
+    cycles closed."""
+    clock = await vendor_clock(vendor_id)
+    closed = await close_ended_cycles(vendor_id, clock, subscriptions=subscription_ids)
+    customers = set(customer_ids or ())
+    customers |= {
+        r["customer"]
+        for r in await Subscription.select(Subscription.customer).where(
+            (Subscription.vendor == vendor_id) & one_of(Subscription.id, subscription_ids)
+        )
+    }
+    due = [
+        i for i, _ in await oldest_due_per_customer(vendor_id, clock, customers=sorted(customers))
+    ]
+    # A bucket holds about BATCH_SIZE customers (a hash spreads them): one transaction,
+    # unless it is far bigger.
+    parts = -(-len(due) // (BATCH_SIZE * 5 // 4))
+    for part in range(parts):
+        await finalize_many(ctx["octane"].plugins, vendor_id, due[part::parts], clock=clock)
+    return closed
+
+
 async def deliver_job(ctx: dict[str, Any], *, vendor_id: str, invoice_id: str) -> str | None:
     clock = await vendor_clock(vendor_id)
     return await deliver_invoice(ctx["octane"].plugins, vendor_id, invoice_id, clock=clock)
@@ -78,43 +129,96 @@ async def reconcile_job(ctx: dict[str, Any], *, vendor_id: str, attempt_id: str)
     return await reconcile(ctx["octane"].plugins, vendor_id, attempt_id, clock=clock)
 
 
-LIFECYCLE_JOBS: list[tuple[str, Callable[..., Awaitable[Any]]]] = [
-    ("finalize_invoice", finalize_job),
+#: The billing batches, run from their own queue (``octane.core.queue.BATCH_QUEUE_NAME``).
+BATCH_JOBS: list[tuple[str, Callable[..., Awaitable[Any]]]] = [
+    ("close_cycles", close_batch_job),
     ("finalize_invoices", finalize_batch_job),
+]
+
+#: The main queue's lifecycle jobs (the batches too, should one be enqueued there).
+LIFECYCLE_JOBS: list[tuple[str, Callable[..., Awaitable[Any]]]] = [
+    *BATCH_JOBS,
+    ("finalize_invoice", finalize_job),
     ("deliver_invoice", deliver_job),
     ("collect_payment", collect_job),
     ("reconcile_payment", reconcile_job),
 ]
 
 
+def _buckets(pairs: Sequence[tuple[str, str]], count: int) -> dict[int, list[tuple[str, str]]]:
+    """(customer, id) pairs spread over ``count`` buckets by a stable hash of the customer:
+    a customer's items stay together, and a bucket keeps its number from one sweep to
+    the next."""
+    spread: dict[int, list[tuple[str, str]]] = {}
+    for customer, item in pairs:
+        spread.setdefault(zlib.crc32(customer.encode()) % count, []).append((customer, item))
+    return spread
+
+
+_DONE = {Status.COMPLETE, Status.FAILED, Status.ABORTED}
+
+
+async def _pending(queue: object, keys: list[str]) -> bool:
+    """Whether a job under one of these keys is still queued, running or waiting for a
+    retry (one lookup; a queue that cannot tell says no)."""
+    if not isinstance(queue, Queue):
+        return False
+    return any(job is not None and job.status not in _DONE for job in await queue.jobs(keys))
+
+
 async def lifecycle_sweeper(ctx: dict[str, Any]) -> int:
-    """Close ended cycles, then enqueue a job for every due finalization, delivery, charge
-    and reconciliation of every vendor (each at its own clock's now)."""
+    """Enqueue a job for every due closing, finalization, delivery, charge and
+    reconciliation of every vendor (each at its own clock's now).
+
+    A bucket of customers gets one billing job at a time (one key): ``close_cycles``
+    when some of its subscriptions have ended periods (it finalizes the bucket's due
+    drafts too), else ``finalize_invoices`` for its due drafts. While any of a vendor's
+    billing jobs is pending, its billing work is not looked for again."""
     queue = ctx["queue"]
+    batch_queue = ctx.get("batch_queue", queue)
     found = 0
     for vendor in await Vendor.select(Vendor.id):
         vendor_id = str(vendor["id"])
         clock = await vendor_clock(vendor_id)
-        try:
-            found += await close_ended_cycles(vendor_id, clock)
-        except Exception:
-            log.exception("closing the cycles of %s failed; the next sweep retries", vendor_id)
+        customers = await Customer.count().where(Customer.vendor == vendor_id)
+        count = max(1, -(-customers // BATCH_SIZE))
+        keys = [f"bill:{vendor_id}:{bucket}/{count}" for bucket in range(count)]
+        batches: list[tuple[str, str, dict[str, Any]]] = []
+        if await _pending(batch_queue, keys):
+            # The previous sweep's billing jobs are at work: finding the same work again
+            # would only take time from them; the first sweep after them hands out the rest.
+            closing: dict[int, list[tuple[str, str]]] = {}
+            drafts: dict[int, list[tuple[str, str]]] = {}
+        else:
+            closing = _buckets(await subscriptions_to_close(vendor_id, clock), count)
+            # Concurrent jobs must not finalize a customer's later draft before its
+            # earlier one: only each customer's oldest due draft is handed out.
+            oldest = [(c, i) for i, c in await oldest_due_per_customer(vendor_id, clock)]
+            drafts = _buckets(oldest, count)
+        for bucket in sorted(closing.keys() | drafts.keys()):
+            key = keys[bucket]
+            if bucket in closing:
+                kwargs: dict[str, Any] = {
+                    "subscription_ids": [s for _, s in closing[bucket]],
+                    "customer_ids": sorted({c for c, _ in drafts.get(bucket, ())}),
+                }
+                batches.append(("close_cycles", key, kwargs))
+            else:
+                batches.append(
+                    ("finalize_invoices", key, {"invoice_ids": [i for _, i in drafts[bucket]]})
+                )
         due: list[tuple[str, str, dict[str, Any]]] = []
-        # Concurrent jobs must not finalize a customer's later draft before its earlier one.
-        drafts = await oldest_due_per_customer(vendor_id, clock)
-        for start in range(0, len(drafts), BATCH_SIZE):
-            ids = drafts[start : start + BATCH_SIZE]
-            key = f"finalize:{ids[0]}:{len(ids)}"
-            due.append(("finalize_invoices", key, {"invoice_ids": ids}))
         for invoice_id in await due_deliveries(vendor_id, clock):
             due.append(("deliver_invoice", f"deliver:{invoice_id}", {"invoice_id": invoice_id}))
         for invoice_id in await due_collections(vendor_id, clock):
             due.append(("collect_payment", f"collect:{invoice_id}", {"invoice_id": invoice_id}))
         for attempt_id in await due_reconciliations(vendor_id, clock):
             due.append(("reconcile_payment", f"reconcile:{attempt_id}", {"attempt_id": attempt_id}))
+        for function, key, kwargs in batches:
+            await enqueue_unique(batch_queue, function, key=key, vendor_id=vendor_id, **kwargs)
         for function, key, kwargs in due:
             await enqueue_unique(queue, function, key=key, vendor_id=vendor_id, **kwargs)
-        found += len(due)
+        found += len(batches) + len(due)
     return found
 
 

@@ -36,6 +36,7 @@ from saq.queue.redis import RedisQueue
 from octane.core.errors import OctaneError
 
 __all__ = [
+    "BATCH_QUEUE_NAME",
     "QUEUE_NAME",
     "EmbeddedRedis",
     "QueueHandle",
@@ -44,6 +45,11 @@ __all__ = [
 ]
 
 QUEUE_NAME = "octane"
+#: Billing batches (``close_cycles``, ``finalize_invoices``) have a queue of their own,
+#: taken by each worker at ``worker.batch_concurrency``: a worker does not take more of
+#: a billing run's batches than it can run (the others are left to the other workers),
+#: and the batches never hold every slot that deliveries and charges need.
+BATCH_QUEUE_NAME = "octane-batch"
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
@@ -155,14 +161,17 @@ class EmbeddedRedis:
 
 @dataclass
 class QueueHandle:
-    """The SAQ queue plus what must be closed with it."""
+    """The SAQ queues (the main one, and the billing batches' one on the same Redis) plus
+    what must be closed with them."""
 
     queue: RedisQueue
+    batch_queue: RedisQueue
     embedded: EmbeddedRedis | None = None
 
     async def aclose(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.queue.disconnect()
+        for queue in (self.batch_queue, self.queue):
+            with contextlib.suppress(Exception):
+                await queue.disconnect()
         if self.embedded is not None:
             await self.embedded.stop()
 
@@ -179,7 +188,9 @@ async def connect_queue(redis_url: str | None, data_dir: Path) -> QueueHandle:
         client = aioredis.Redis.from_url(redis_url)
     queue = RedisQueue(client, name=QUEUE_NAME)
     await queue.connect()
-    return QueueHandle(queue=queue, embedded=embedded)
+    batch_queue = RedisQueue(client, name=BATCH_QUEUE_NAME)
+    await batch_queue.connect()
+    return QueueHandle(queue=queue, batch_queue=batch_queue, embedded=embedded)
 
 
 def job_options(

@@ -27,7 +27,12 @@ from octane.core.customers import create_customer
 from octane.core.jobs import make_worker
 from octane.core.ledger import check_invariants
 from octane.core.lifecycle import close_ended_cycles, run_due_work
-from octane.core.lifecycle_jobs import LIFECYCLE_JOBS, finalize_batch_job, lifecycle_sweeper
+from octane.core.lifecycle_jobs import (
+    LIFECYCLE_JOBS,
+    close_batch_job,
+    finalize_batch_job,
+    lifecycle_sweeper,
+)
 from octane.core.queue import connect_queue, job_options
 from octane.core.store.engine import close_engine, open_engine
 from octane.core.store.tables import BillingCycle, Invoice, PaymentAttempt, SandboxCharge
@@ -345,13 +350,24 @@ async def test_the_sweep_finalizes_a_customers_months_oldest_first(bound: str) -
     queue = _CapturingQueue()
     context = {"queue": queue, "octane": SimpleNamespace(plugins=PLUGINS)}
     await lifecycle_sweeper(context)
-    batches = [kw["invoice_ids"] for name, kw in queue.jobs if name == "finalize_invoices"]
-    january = await Invoice.select(Invoice.id).where(
+    # One billing job for the customers' bucket: February's cycles to close, and the
+    # customers with a due draft (January's).
+    ((name, kwargs),) = queue.jobs
+    assert name == "close_cycles"
+    january = await Invoice.select(Invoice.id, Invoice.customer).where(
         (Invoice.vendor == vendor) & (Invoice.period_end == utc(2026, 2, 1))
     )
-    assert [sorted(ids) for ids in batches] == [sorted(r["id"] for r in january)]
-    for ids in batches:
-        await finalize_batch_job(context, vendor_id=vendor, invoice_ids=ids)
+    assert kwargs["customer_ids"] == sorted(r["customer"] for r in january)
+    # The job closes February and, finding January still due, finalizes January only.
+    closed = await close_batch_job(
+        context,
+        vendor_id=vendor,
+        subscription_ids=kwargs["subscription_ids"],
+        customer_ids=kwargs["customer_ids"],
+    )
+    assert closed == 2
+    drafts = await Invoice.select(Invoice.id).where(Invoice.status == "draft")
+    assert len(drafts) == 2 and not {r["id"] for r in drafts} & {r["id"] for r in january}
     queue.jobs.clear()
     await lifecycle_sweeper(context)  # now February's drafts are each customer's oldest
     (february,) = [kw["invoice_ids"] for name, kw in queue.jobs if name == "finalize_invoices"]

@@ -198,3 +198,18 @@ def test_invoicing_via_a_provider_that_cannot_invoice_is_refused() -> None:
     assert "'acmepay' does not send invoices itself" in refused.value.message
     check_provider_invoicing(on, ["acmepay"], field="invoicing_via_provider")
     check_provider_invoicing({**on, "invoicing_via_provider": False}, [], field="x")
+
+
+def test_processes_starting_together_share_one_generated_secret_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two workers on a fresh data directory: the one that loses the race to create the
+    key file reads the winner's key instead of crashing."""
+    from octane.core import runtime
+
+    config = load_config(env={"OCTANE_DATA_DIR": str(tmp_path)})
+    first = runtime.ensure_secret_key(config)
+    # The second process looked before the first one's file appeared.
+    monkeypatch.setattr(Path, "exists", lambda self: False)
+    assert runtime.ensure_secret_key(config) == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret_key"]
