@@ -14,7 +14,8 @@ Run with ``make bench`` or ``.venv/bin/python bench/billing_run.py [--customers 
 4. Queries per customer, counted on a small run with 10 and then 100 measurements per
    customer and meter: the count must not grow with the measurements.
 5. ``--postgres``: the same seed in a throwaway PostgreSQL, billed inline, then by one
-   and by two ``octane worker`` processes (fresh copies of the seeded database).
+   and by two ``octane worker`` processes (fresh copies of the seeded database), the
+   clock moved as ``octane clock advance --on-workers`` does (the workers are woken).
 
 Prints one JSON object with the figures and the machine.
 """
@@ -41,9 +42,10 @@ sys.path.insert(0, str(ROOT))
 
 from octane.core.catalog import create_meter, create_plan  # noqa: E402
 from octane.core.clock import TestClock  # noqa: E402
-from octane.core.clocks import advance_test_clock  # noqa: E402
 from octane.core.lifecycle import advance_and_run  # noqa: E402
+from octane.core.lifecycle_jobs import advance_on_workers  # noqa: E402
 from octane.core.plugins import load_plugins  # noqa: E402
+from octane.core.queue import connect_queue  # noqa: E402
 from octane.core.store.engine import close_engine, open_engine  # noqa: E402
 from octane.core.store.migrate import migrate  # noqa: E402
 from octane.core.store.tables import Invoice, Meter  # noqa: E402
@@ -329,19 +331,23 @@ async def queries_per_customer(workdir: Path, counter: Callable[[], int]) -> dic
 
 
 def _workers(url: str, vendor_id: str, count: int, workdir: Path) -> float:
-    """Start ``count`` idle worker processes, then move the clock past the grace period and
-    time until their sweep (every second) has closed and finalized everything."""
+    """Start ``count`` idle worker processes, then move the clock past the grace period as
+    ``octane clock advance --on-workers`` does (the clock moves and the workers are woken)
+    and time until they have closed and finalized everything."""
 
-    async def move() -> None:
+    async def move_and_wait(data: Path) -> float:
         engine = await open_engine(url)
-        await advance_test_clock(vendor_id, BILL_AT)
-        await close_engine(engine)
-
-    async def finalized() -> int:
-        engine = await open_engine(url, pool=False)
-        done = await Invoice.count().where(Invoice.status == "finalized")
-        await close_engine(engine)
-        return done
+        handle = await connect_queue(None, data)  # the workers' embedded Redis
+        try:
+            started = time.perf_counter()
+            await advance_on_workers(handle.queue, vendor_id, BILL_AT)
+            finalized = Invoice.count().where(Invoice.status == "finalized")
+            while await finalized < CUSTOMERS_SEEDED[0]:  # noqa: ASYNC110 (polls the database)
+                await asyncio.sleep(0.1)
+            return time.perf_counter() - started
+        finally:
+            await handle.aclose()
+            await close_engine(engine)
 
     data = Path(tempfile.mkdtemp(prefix="bw-", dir="/tmp"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("OCTANE_")}
@@ -367,11 +373,7 @@ def _workers(url: str, vendor_id: str, count: int, workdir: Path) -> float:
         while not all("worker started" in log.read_text() for log in logs):
             time.sleep(0.2)
         time.sleep(2)  # their start-up catch-up finds nothing due
-        started = time.perf_counter()
-        asyncio.run(move())
-        while asyncio.run(finalized()) < CUSTOMERS_SEEDED[0]:
-            time.sleep(0.25)
-        return time.perf_counter() - started
+        return asyncio.run(move_and_wait(data))
     finally:
         for process in processes:
             process.terminate()

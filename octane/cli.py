@@ -113,6 +113,12 @@ def _build_parser() -> argparse.ArgumentParser:
     clock_advance.add_argument("--vendor", required=True, help="the vendor id (ven_...)")
     clock_advance.add_argument("--to", required=True, help="RFC 3339 time, e.g. 2026-05-01T00:00Z")
     clock_advance.add_argument("--json", action="store_true", help="print JSON")
+    clock_advance.add_argument(
+        "--on-workers",
+        action="store_true",
+        help="move the clock at once and have the running workers do what fell due "
+        "(returns without waiting); by default the work is done here, deadline by deadline",
+    )
 
     plugins = commands.add_parser(
         "plugins", help="list installed plugins and their state ('plugins new' starts one)"
@@ -251,6 +257,21 @@ def _cmd_api_key(config: OctaneConfig, args: argparse.Namespace) -> int:
 
 
 def _cmd_clock(config: OctaneConfig, args: argparse.Namespace) -> int:
+    async def _advance_on_workers() -> int:
+        from octane.core.lifecycle_jobs import advance_on_workers
+        from octane.core.queue import connect_queue
+
+        handle = await connect_queue(config.redis_url, config.data_path())
+        try:
+            now = await advance_on_workers(handle.queue, args.vendor, _parse_time(args.to))
+        finally:
+            await handle.aclose()
+        if args.json:
+            print(json.dumps({"now": now.isoformat(), "on_workers": True}, indent=2))
+        else:
+            print(f"The clock is now {now.isoformat()}; the workers are doing what fell due.")
+        return 0
+
     async def body(runtime: Any) -> int:
         from octane.core.clocks import vendor_clock
         from octane.core.lifecycle import advance_and_run
@@ -258,6 +279,8 @@ def _cmd_clock(config: OctaneConfig, args: argparse.Namespace) -> int:
         if args.clock_command == "show":
             print((await vendor_clock(args.vendor)).now().isoformat())
             return 0
+        if args.on_workers:
+            return await _advance_on_workers()
         summary = await advance_and_run(
             runtime.plugins, args.vendor, _parse_time(args.to), accrue=True
         )

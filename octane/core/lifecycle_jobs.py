@@ -28,13 +28,14 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 from saq.job import Status
 from saq.queue.base import Queue
 
 from octane.core.billing_run import BATCH_SIZE, finalize_many, subscriptions_to_close
-from octane.core.clocks import vendor_clock
+from octane.core.clocks import advance_test_clock, vendor_clock
 from octane.core.collection import collect, reconcile
 from octane.core.delivery import deliver_invoice
 from octane.core.finalization import finalize_invoice
@@ -52,7 +53,7 @@ from octane.core.plugins import PluginHost
 from octane.core.store.batch import one_of
 from octane.core.store.tables import Customer, Subscription, Vendor
 
-__all__ = ["BATCH_JOBS", "LIFECYCLE_JOBS", "catch_up", "lifecycle_sweeper"]
+__all__ = ["BATCH_JOBS", "LIFECYCLE_JOBS", "advance_on_workers", "catch_up", "lifecycle_sweeper"]
 
 log = logging.getLogger("octane.lifecycle")
 
@@ -240,3 +241,19 @@ async def catch_up(plugins: PluginHost) -> int:
             log.warning("catching up on %s: %s", vendor_id, error)
         done += summary.cycles_closed + summary.invoices_finalized + summary.payments_attempted
     return done
+
+
+async def advance_on_workers(queue: Queue, vendor_id: str, to: datetime) -> datetime:
+    """Move a vendor's test clock to ``to`` at once, and have the workers sweep now rather
+    than at their next interval (``octane clock advance --on-workers``); returns the new
+    time without waiting for the work.
+
+    Unlike :func:`octane.core.lifecycle.advance_and_run`, which stops at every deadline
+    on the way, the workers then do everything that fell due at the new time, as they do
+    after an outage on the real clock: a month skipped is billed all the same, but its
+    steps all happen at ``to`` rather than each at its own time."""
+    now = await advance_test_clock(vendor_id, to)  # refuses the real clock, or going back
+    await enqueue_unique(
+        queue, "sweep", key=f"sweep-now:{vendor_id}:{now.isoformat()}", job_timeout=300, retries=1
+    )
+    return now

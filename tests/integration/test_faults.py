@@ -111,7 +111,7 @@ class Workers:
         self.site, self.db_url = site, db_url
         self.running: list[subprocess.Popen[str]] = []
 
-    def start(self) -> subprocess.Popen[str]:
+    def env(self, sweep_seconds: int = 2) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OCTANE_")}
         env.update(
             {
@@ -120,14 +120,17 @@ class Workers:
                 "OCTANE_DATABASE_URL": self.db_url,
                 "OCTANE_PLUGINS__ENABLED": "sandbox,fault",
                 "FAULT_PLUGIN_DIR": str(self.site / "control"),
-                "OCTANE_WORKER__SWEEP_SECONDS": "2",
+                "OCTANE_WORKER__SWEEP_SECONDS": str(sweep_seconds),
             }
         )
+        return env
+
+    def start(self, sweep_seconds: int = 2) -> subprocess.Popen[str]:
         # Output goes to a file: a pipe nobody reads fills up and blocks the worker.
         log = open(self.site / f"worker-{len(self.running)}.log", "w")  # noqa: SIM115
         process = subprocess.Popen(
             [sys.executable, "-m", "octane", "worker"],
-            env=env,
+            env=self.env(sweep_seconds),
             cwd=self.site,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -382,3 +385,52 @@ async def test_the_sweep_finalizes_a_customers_months_oldest_first(bound: str) -
         .order_by(Invoice.number)
     )
     assert [r["period_end"] for r in numbered] == [utc(2026, 2, 1)] * 2 + [utc(2026, 3, 1)] * 2
+
+
+async def test_a_clock_moved_on_workers_is_billed_by_them_at_once(bound: str, site: Path) -> None:
+    """``octane clock advance --on-workers`` moves the clock and wakes the workers: their
+    sweep runs once an hour here, so only the wake can have billed the month."""
+    vendor = await _vendor_with_customers(3, {"auto_charge": False})
+    workers = Workers(site, bound)
+    workers.start(sweep_seconds=3600)
+    try:
+        log = site / "worker-0.log"
+        await _wait_for(
+            _log_says(log, "worker started"), "the worker to start", seconds=60, workers=workers
+        )
+        await asyncio.sleep(1)  # its start-up catch-up finds nothing due on Jan 20
+
+        def advance(to: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*OCTANE, "clock", "advance", "--vendor", vendor, "--to", to, "--on-workers"],
+                env=workers.env(),
+                cwd=site,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+
+        moved = advance("2026-02-03T00:00:00Z")
+        assert moved.returncode == 0, moved.stderr
+        assert "The clock is now 2026-02-03T00:00:00+00:00" in moved.stdout
+
+        async def all_finalized() -> bool:
+            return await Invoice.count().where(Invoice.status == "finalized") == 3
+
+        await _wait_for(all_finalized, "3 finalized invoices", seconds=60, workers=workers)
+        back = advance("2026-01-01T00:00:00Z")  # never backwards, and the field is named
+        assert back.returncode == 1 and "(to)" in back.stderr, back.stderr
+    finally:
+        workers.stop_all()
+    await _assert_billed_once(vendor, 3)
+    assert (await vendor_clock(vendor)).now() == utc(2026, 2, 3)
+
+
+OCTANE = (sys.executable, "-m", "octane")
+
+
+def _log_says(log: Path, text: str) -> Any:
+    async def check() -> bool:
+        return log.exists() and text in log.read_text()
+
+    return check
