@@ -425,15 +425,17 @@ def _postgres(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     with ThrowawayPostgres() as server:
         template = server.create_database("bench_template")
         vendor_id = asyncio.run(seed(server.url_for(template), args.customers, args.per_customer))
-        out["postgres_floor_s"] = round(asyncio.run(floor(server.url_for(template), vendor_id)), 2)
+        floor_s = asyncio.run(floor(server.url_for(template), vendor_id))
+        out["postgres_floor_s"] = round(floor_s, 2)
         inline = server.create_database("bench_inline", template=template)
         elapsed, _ = asyncio.run(bill_inline(server.url_for(inline), vendor_id))
-        out["postgres_billing_run_inline_s"] = round(elapsed, 1)
+        out["postgres_billing_run_inline_s"] = round(elapsed, 2)
+        out["postgres_inline_ratio_to_floor"] = round(elapsed / floor_s, 2)
         for count in (1, 2):
             name = server.create_database(f"bench_w{count}", template=template)
-            out[f"postgres_{count}_worker_s"] = round(
-                _workers(server.url_for(name), vendor_id, count, workdir), 1
-            )
+            elapsed = _workers(server.url_for(name), vendor_id, count, workdir)
+            out[f"postgres_{count}_worker_s"] = round(elapsed, 2)
+            out[f"postgres_{count}_worker_ratio_to_floor"] = round(elapsed / floor_s, 2)
     return out
 
 
