@@ -43,7 +43,7 @@ from octane.core.metering import aggregate_many
 from octane.core.plugins import PluginHost
 from octane.core.prefetch import load as prefetch
 from octane.core.prefetch import using
-from octane.core.store.batch import insert_rows, one_of, update_rows
+from octane.core.store.batch import among, insert_rows, one_of, update_rows
 from octane.core.store.engine import is_postgres, write_transaction
 from octane.core.store.tables import (
     BillingCycle,
@@ -148,15 +148,6 @@ async def insert_cycle_rows(
         )
 
 
-def _among(column: str, ids: Sequence[str] | None) -> tuple[str, list[Any]]:
-    """`` AND column IN ids`` for a raw query (nothing when ``ids`` is None)."""
-    if ids is None:
-        return "", []
-    if is_postgres():
-        return f" AND {column} = ANY({{}}::varchar[])", [list(ids)]
-    return f" AND {column} IN ({_marks(ids) or 'NULL'})", list(ids)
-
-
 async def _to_close(
     vendor_id: str, now: datetime, subscription_ids: Sequence[str] | None
 ) -> tuple[list[tuple[dict[str, Any], Period]], list[dict[str, Any]], dict[str, str]]:
@@ -193,7 +184,7 @@ async def _to_close(
     # Closing handles every ended period of a subscription at once, so all periods before
     # its latest closed cycle exist already: only the periods after it are looked at, and
     # the work per sweep does not grow with the history.
-    scope, args = _among("subscription", ids)
+    scope, args = among("subscription", ids)
     closed_until = {
         str(r["subscription"]): as_utc(r["until"])
         for r in await BillingCycle.raw(
@@ -287,7 +278,7 @@ async def close_ended_cycles(
             # drafts (and the count) are for the rows this call inserted.
             stored: set[str] = set()
             for at in range(0, len(fresh), BATCH_SIZE):
-                scope, args = _among("id", [f[0] for f in fresh[at : at + BATCH_SIZE]])
+                scope, args = among("id", [f[0] for f in fresh[at : at + BATCH_SIZE]])
                 stored |= {
                     str(r["id"])
                     for r in await BillingCycle.raw(
@@ -308,14 +299,28 @@ async def close_ended_cycles(
                 )
                 moved_ids = {str(r["id"]) for r in moved}
             else:
+                # SQLite has one writer at a time: what is still open now (another closer
+                # may have come between the read above and this transaction) is moved.
+                moved_ids = set()
+                for at in range(0, len(ended), BATCH_SIZE):
+                    scope, args = among("id", [c["id"] for c in ended[at : at + BATCH_SIZE]])
+                    moved_ids |= {
+                        str(r["id"])
+                        for r in await BillingCycle.raw(
+                            f"SELECT id FROM billing_cycle WHERE state = 'open'{scope}", *args
+                        )
+                    }
                 await update_rows(
                     "billing_cycle",
                     [("state", _V), ("grace_ends_at", _TS)],
                     [("id", _V)],
-                    [("grace", c["period_end"] + grace[c["customer"]], c["id"]) for c in ended],
+                    [
+                        ("grace", c["period_end"] + grace[c["customer"]], c["id"])
+                        for c in ended
+                        if c["id"] in moved_ids
+                    ],
                     where="state = 'open'",
                 )
-                moved_ids = {c["id"] for c in ended}  # SQLite: one writer at a time
             closed += [
                 (c["id"], c["customer"], c["subscription"], c["period_start"], c["period_end"])
                 for c in ended

@@ -32,6 +32,7 @@ from octane.core.collection import collect, reconcile
 from octane.core.cycles import period_containing, zone
 from octane.core.delivery import deliver_invoice
 from octane.core.plugins import PluginHost
+from octane.core.store.batch import among as sql_among
 from octane.core.store.engine import is_postgres
 from octane.core.store.tables import (
     BillingCycle,
@@ -116,17 +117,10 @@ async def _due_drafts(
     oldest period first."""
     if (among is not None and not among) or (customers is not None and not customers):
         return []
-    scope = ""
-    args: list[Any] = [vendor_id, clock.now()]
-    for column, values in (("invoice.id", among), ("invoice.customer", customers)):
-        if values is None:
-            continue
-        if is_postgres():
-            scope += f" AND {column} = ANY({{}}::varchar[])"
-            args.append(list(values))
-        else:
-            scope += f" AND {column} IN ({', '.join('{}' for _ in values)})"
-            args += list(values)
+    by_id, id_args = sql_among("invoice.id", among)
+    by_customer, customer_args = sql_among("invoice.customer", customers)
+    scope = by_id + by_customer
+    args: list[Any] = [vendor_id, clock.now(), *id_args, *customer_args]
     rows = await Invoice.raw(
         "SELECT invoice.id AS id, invoice.customer AS customer FROM invoice "
         "JOIN billing_cycle ON billing_cycle.id = invoice.cycle "

@@ -28,7 +28,7 @@ from piccolo.engine.postgres import PostgresEngine
 
 from octane.core.store.engine import current_engine
 
-__all__ = ["insert_rows", "one_of", "update_rows"]
+__all__ = ["among", "insert_rows", "one_of", "update_rows"]
 
 
 def one_of(column: Column, values: Sequence[str]) -> WhereRaw:
@@ -42,6 +42,16 @@ def one_of(column: Column, values: Sequence[str]) -> WhereRaw:
     if isinstance(current_engine(), PostgresEngine):
         return WhereRaw(f"{name} = ANY({{}}::varchar[])", list(values))
     return WhereRaw(f"{name} IN ({', '.join('{}' for _ in values)})", *values)
+
+
+def among(column: str, ids: Sequence[str] | None) -> tuple[str, list[Any]]:
+    """`` AND <column> IN ids`` for a raw query, with its arguments: one array parameter on
+    PostgreSQL, as :func:`one_of`; nothing at all when ``ids`` is None."""
+    if ids is None:
+        return "", []
+    if isinstance(current_engine(), PostgresEngine):
+        return f" AND {column} = ANY({{}}::varchar[])", [list(ids)]
+    return f" AND {column} IN ({', '.join('{}' for _ in ids) or 'NULL'})", list(ids)
 
 
 def _transaction() -> Any:
